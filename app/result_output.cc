@@ -1,0 +1,122 @@
+#include "app/result_output.h"
+
+#include <cstdio>
+
+#include "app/json_writer.h"
+#include "probe/verdict.h"
+
+namespace portpath::app {
+
+using probe::HopRef;
+using probe::TraceResult;
+
+namespace {
+
+void WriteHopRef(JsonWriter& w, const std::optional<HopRef>& ref, bool with_class) {
+  if (!ref) {
+    w.Null();
+    return;
+  }
+  w.BeginObject();
+  w.Key("ttl").Value(ref->ttl);
+  w.Key("address").Value(ref->address.ToString());
+  if (with_class) w.Key("address_class").Value(probe::ToString(ref->address_class));
+  w.EndObject();
+}
+
+std::string Ms(double ms) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3f ms", ms);
+  return buf;
+}
+
+}  // namespace
+
+std::string ResultToJson(const TraceResult& r) {
+  JsonWriter w;
+  w.BeginObject();
+  w.Key("target").Value(r.target);
+  w.Key("host").Value(r.host);
+  if (r.address) w.Key("address").Value(r.address->ToString());
+  else w.Key("address").Null();
+  w.Key("port").Value(static_cast<int>(r.port));
+  w.Key("outcome").Value(probe::ToString(r.outcome));
+  w.Key("destination_reached").Value(r.destination_reached);
+  w.Key("last_responding_hop");
+  WriteHopRef(w, r.last_responding_hop, false);
+  w.Key("blocked_hop");
+  WriteHopRef(w, r.blocked_hop, true);
+  if (r.icmp_code) {
+    w.Key("icmp").BeginObject();
+    w.Key("type").Value(*r.icmp_type);
+    w.Key("code").Value(*r.icmp_code);
+    w.Key("marker").Value(r.marker);
+    w.EndObject();
+  }
+  w.Key("hops").BeginArray();
+  for (const probe::Hop& hop : r.hops) {
+    w.BeginObject();
+    w.Key("ttl").Value(hop.ttl);
+    if (hop.address) w.Key("address").Value(hop.address->ToString());
+    else w.Key("address").Null();
+    w.Key("rtt_ms").BeginArray();
+    for (const probe::ProbeSample& s : hop.probes) {
+      if (s.rtt_ms) w.Value(*s.rtt_ms, 3);
+      else w.Null();
+    }
+    w.EndArray();
+    w.Key("reply").Value(probe::ToString(hop.reply));
+    if (!hop.marker.empty()) w.Key("marker").Value(hop.marker);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("duration_ms").Value(static_cast<std::int64_t>(r.duration.count()));
+  w.Key("probes_sent").Value(r.probes_sent);
+  if (r.outcome == probe::Outcome::kError) w.Key("error").Value(r.error);
+  w.Key("verdict").Value(probe::Verdict(r));
+  w.EndObject();
+  return w.str();
+}
+
+std::string ResultToText(const TraceResult& r, const probe::TraceSettings& s) {
+  std::string out = "portpath to " + r.target;
+  if (r.address) out += " (" + r.address->ToString() + ")";
+  out += ", port " + std::to_string(r.port) + "/tcp, " + std::to_string(s.max_hops) +
+         " hops max, " + std::to_string(s.probes_per_hop) + " probes per hop\n";
+  for (const probe::Hop& hop : r.hops) {
+    char ttl[8];
+    std::snprintf(ttl, sizeof ttl, "%2d", hop.ttl);
+    out += ttl;
+    std::optional<packet::IpAddress> shown;
+    for (const probe::ProbeSample& sample : hop.probes) {
+      out += "  ";
+      if (!sample.rtt_ms) {
+        out += "*";
+        continue;
+      }
+      // Like traceroute: name the address again only when it changes.
+      if (!shown || *shown != *sample.from) {
+        out += sample.from->ToString() + "  ";
+        shown = sample.from;
+      }
+      out += Ms(*sample.rtt_ms);
+      if (!hop.marker.empty() && sample.from == hop.address) out += " " + hop.marker;
+    }
+    if (hop.reply == probe::HopReply::kSynAck) out += "  [open]";
+    if (hop.reply == probe::HopReply::kRst) out += "  [closed]";
+    out += '\n';
+  }
+  switch (r.outcome) {
+    case probe::Outcome::kOpen:
+    case probe::Outcome::kClosed:
+      out += "destination reached at hop " + std::to_string(r.last_responding_hop->ttl) + ", port " +
+             std::to_string(r.port) + " " + std::string(probe::ToString(r.outcome)) + "\n";
+      break;
+    default:
+      out += "destination not reached: " + std::string(probe::ToString(r.outcome)) + "\n";
+  }
+  out += "verdict: " + probe::Verdict(r) + "\n";
+  return out;
+}
+
+}  // namespace portpath::app

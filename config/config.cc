@@ -1,0 +1,785 @@
+#include "config/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <memory>
+#include <set>
+#include <system_error>
+#include <utility>
+
+#include "config/scalars.h"
+
+namespace portpath::config {
+namespace {
+
+using std::chrono::milliseconds;
+using namespace std::chrono_literals;
+
+// ---------------------------------------------------------------------------------------------
+// Limits. README-config.md documents the same numbers; keep the two in step.
+
+constexpr milliseconds kMinInterval = 1s;
+constexpr milliseconds kMaxInterval = 24h;
+constexpr milliseconds kMinTimeout = 10ms;
+constexpr milliseconds kMaxTimeout = 60s;
+constexpr int64_t kMaxJitterHundredths =
+    50'00;  // 50%: traces of one target stay >= interval/2 apart
+constexpr double kMinRate = 1;
+constexpr double kMaxRate = 1'000'000;
+// Linux interface names are at most IFNAMSIZ - 1 = 15 bytes; spelt out to avoid <net/if.h>.
+constexpr size_t kMaxInterfaceName = 15;
+// A config is a few kilobytes; refusing huge inputs keeps `--config /dev/zero` from eating memory.
+constexpr size_t kMaxFileBytes = 16 << 20;
+
+struct IntRange {
+  int64_t min;
+  int64_t max;
+};
+constexpr IntRange kMaxHopsRange{1, 255};
+constexpr IntRange kFirstHopRange{1, 255};  // further bounded by max_hops
+constexpr IntRange kProbesPerHopRange{1, 10};
+constexpr IntRange kGapLimitRange{1, 255};
+constexpr IntRange kFlowsRange{1, 16};
+constexpr IntRange kPortRange{1, 65535};
+
+constexpr std::string_view kSettingsKeys[] = {"interval",  "timeout",   "jitter",
+                                              "max_hops",  "first_hop", "probes_per_hop",
+                                              "gap_limit", "family",    "flows"};
+constexpr std::string_view kTopLevelKeys[] = {"defaults",  "rate",   "source",
+                                              "interface", "asn_db", "targets"};
+constexpr std::string_view kTargetOnlyKeys[] = {"host", "ports", "port", "labels"};
+
+template <size_t N>
+bool Contains(const std::string_view (&keys)[N], std::string_view key) {
+  return std::find(std::begin(keys), std::end(keys), key) != std::end(keys);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Settings as written in one section (`defaults:` or one target), before merging. Keeping the
+// mark of every value lets a conflict between two keys be reported where the user set them.
+
+template <typename T>
+struct Field {
+  bool present = false;  // the key appears in this section
+  bool valid = false;    // and its value passed its own checks
+  T value{};
+  YAML::Mark mark;  // of the value, or of the key when the value is empty
+};
+
+struct Jitter {
+  bool is_percent = true;
+  int64_t hundredths = 10'00;  // of a percent, when is_percent
+  milliseconds duration{0};    // otherwise
+};
+
+struct SettingsSpec {
+  Field<milliseconds> interval;
+  Field<milliseconds> timeout;
+  Field<Jitter> jitter;
+  Field<int> max_hops;
+  Field<int> first_hop;
+  Field<int> probes_per_hop;
+  Field<int> gap_limit;
+  Field<int> flows;
+  Field<Family> family;
+};
+
+// A setting's effective value and where it came from.
+template <typename T>
+struct Resolved {
+  T value;
+  bool valid;         // false when the value it came from was rejected: skip checks that use it
+  bool from_section;  // set in the section being resolved, rather than inherited
+  YAML::Mark mark;
+};
+
+template <typename T>
+Resolved<T> Resolve(const Field<T>& section, const Field<T>& parent, const T& builtin) {
+  if (section.present) return {section.value, section.valid, true, section.mark};
+  if (parent.present) return {parent.value, parent.valid, false, parent.mark};
+  return {builtin, true, false, YAML::Mark::null_mark()};
+}
+
+enum class Section { kTop, kDefaults, kTarget };
+
+std::string Quote(std::string_view s) { return "'" + std::string(s) + "'"; }
+
+// How a node appears in "expected X, got Y" messages.
+std::string Describe(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined:
+      return "nothing";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Scalar:
+      break;
+  }
+  constexpr size_t kMaxShown = 60;  // enough to recognise a value, short enough for one line
+  const std::string& s = node.Scalar();
+  return s.size() <= kMaxShown ? Quote(s) : Quote(s.substr(0, kMaxShown) + "...");
+}
+
+bool IsLabelName(std::string_view name) {
+  auto alpha = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; };
+  auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  if (name.empty() || !alpha(name.front())) return false;
+  return std::all_of(name.begin(), name.end(), [&](char c) { return alpha(c) || digit(c); });
+}
+
+// ---------------------------------------------------------------------------------------------
+
+class Parser {
+ public:
+  explicit Parser(std::string file) : file_(std::move(file)) {}
+
+  ParseResult Run(std::string_view text) {
+    Config config;
+    config.file = file_;
+    ParseDocument(text, config);
+    // Errors are found section by section; users read files top to bottom.
+    std::stable_sort(errors_.begin(), errors_.end(),
+                     [](const ConfigError& a, const ConfigError& b) {
+                       return std::pair(a.line(), a.column()) < std::pair(b.line(), b.column());
+                     });
+    ParseResult result;
+    if (errors_.empty()) {
+      result.config = std::move(config);
+    } else {
+      result.errors = std::move(errors_);
+    }
+    return result;
+  }
+
+ private:
+  void Error(const YAML::Mark& mark, std::string message) {
+    // yaml-cpp marks are 0-based; editors and compilers count from 1.
+    int line = mark.is_null() ? 1 : mark.line + 1;
+    int column = mark.is_null() ? 1 : mark.column + 1;
+    errors_.emplace_back(file_, line, column, std::move(message));
+  }
+
+  // Calls f(key, key_mark, value, value_mark) for each entry of a mapping, after rejecting
+  // non-scalar and repeated keys. yaml-cpp keeps both copies of a repeated key and lookups see
+  // only the first, so without this check the second would be silently ignored.
+  template <typename F>
+  void ForEachEntry(const YAML::Node& map, F&& f) {
+    std::map<std::string, YAML::Mark> seen;
+    for (auto it = map.begin(); it != map.end(); ++it) {
+      // Copies, not references: yaml-cpp's operator-> returns a proxy that dies with the
+      // expression, and a Node is only a shared handle anyway.
+      const YAML::Node key = it->first;
+      const YAML::Node value = it->second;
+      YAML::Mark key_mark = key.Mark().is_null() ? map.Mark() : key.Mark();
+      if (!key.IsScalar()) {
+        Error(key_mark, "expected a key name, got " + Describe(key));
+        continue;
+      }
+      auto [first, inserted] = seen.emplace(key.Scalar(), key_mark);
+      if (!inserted) {
+        Error(key_mark, "duplicate key " + Quote(key.Scalar()) + " (first at line " +
+                            std::to_string(first->second.line + 1) + ")");
+        continue;
+      }
+      // yaml-cpp places an empty value at the start of the next token, often the next line;
+      // the key is where the user will look.
+      YAML::Mark value_mark = value.IsNull() || value.Mark().is_null() ? key_mark : value.Mark();
+      f(key.Scalar(), key_mark, value, value_mark);
+    }
+  }
+
+  void UnknownKey(const std::string& key, const YAML::Mark& mark, Section section) {
+    std::string k = Quote(key);
+    bool is_setting = Contains(kSettingsKeys, key);
+    bool is_top = Contains(kTopLevelKeys, key);
+    bool is_target_only = Contains(kTargetOnlyKeys, key);
+    // A known key in the wrong section is a different mistake from a typo; say where it goes.
+    switch (section) {
+      case Section::kTop:
+        if (is_setting) {
+          return Error(mark, "key " + k +
+                                 " is not allowed at the top level; put it under 'defaults' or "
+                                 "in a target");
+        }
+        if (is_target_only) {
+          return Error(mark, "key " + k +
+                                 " is not allowed at the top level; it belongs in a target "
+                                 "under 'targets'");
+        }
+        break;
+      case Section::kDefaults:
+        if (is_target_only) {
+          return Error(mark,
+                       "key " + k + " is not allowed under 'defaults'; it belongs in a target");
+        }
+        if (is_top) {
+          return Error(
+              mark, "key " + k + " is not allowed under 'defaults'; it belongs at the top level");
+        }
+        break;
+      case Section::kTarget:
+        if (is_top) {
+          return Error(mark,
+                       "key " + k + " is not allowed in a target; it belongs at the top level");
+        }
+        break;
+    }
+
+    std::vector<std::string_view> known;
+    if (section == Section::kTop) known.assign(std::begin(kTopLevelKeys), std::end(kTopLevelKeys));
+    if (section == Section::kTarget) {
+      known.assign(std::begin(kTargetOnlyKeys), std::end(kTargetOnlyKeys));
+    }
+    if (section != Section::kTop) {
+      known.insert(known.end(), std::begin(kSettingsKeys), std::end(kSettingsKeys));
+    }
+    std::string_view best;
+    int best_distance = 3;  // suggest only within distance 2
+    for (std::string_view candidate : known) {
+      int d = EditDistance(key, candidate);
+      // d < key.size() keeps a two-letter key from "matching" every other two-letter key.
+      if (d < best_distance && static_cast<size_t>(d) < key.size()) {
+        best = candidate;
+        best_distance = d;
+      }
+    }
+    std::string message = "unknown key " + k;
+    if (!best.empty()) message += " (did you mean " + Quote(best) + "?)";
+    Error(mark, message);
+  }
+
+  // --- scalar fields -------------------------------------------------------------------------
+
+  std::optional<int64_t> ParseIntValue(std::string_view key, const YAML::Node& value,
+                                       const YAML::Mark& mark, IntRange range,
+                                       std::string_view what = "an integer") {
+    std::optional<int64_t> v;
+    if (value.IsScalar()) v = ParseInteger(value.Scalar());
+    if (!v) {
+      Error(mark,
+            std::string(key) + ": expected " + std::string(what) + ", got " + Describe(value));
+      return std::nullopt;
+    }
+    if (*v < range.min || *v > range.max) {
+      Error(mark, std::string(key) + ": must be between " + std::to_string(range.min) + " and " +
+                      std::to_string(range.max) + ", got " + value.Scalar());
+      return std::nullopt;
+    }
+    return v;
+  }
+
+  void ParseIntField(std::string_view key, const YAML::Node& value, const YAML::Mark& mark,
+                     IntRange range, Field<int>& out) {
+    out.present = true;
+    out.mark = mark;
+    if (auto v = ParseIntValue(key, value, mark, range)) {
+      out.value = static_cast<int>(*v);
+      out.valid = true;
+    }
+  }
+
+  void ParseDurationField(std::string_view key, const YAML::Node& value, const YAML::Mark& mark,
+                          milliseconds min, milliseconds max, Field<milliseconds>& out) {
+    out.present = true;
+    out.mark = mark;
+    std::optional<milliseconds> d;
+    if (value.IsScalar()) d = ParseDuration(value.Scalar());
+    if (!d) {
+      Error(mark,
+            std::string(key) + ": expected a duration like 30s or 500ms, got " + Describe(value));
+      return;
+    }
+    if (*d < min || *d > max) {
+      Error(mark, std::string(key) + ": must be between " + FormatDuration(min) + " and " +
+                      FormatDuration(max) + ", got " + value.Scalar());
+      return;
+    }
+    out.value = *d;
+    out.valid = true;
+  }
+
+  void ParseJitterField(const YAML::Node& value, const YAML::Mark& mark, Field<Jitter>& out) {
+    out.present = true;
+    out.mark = mark;
+    auto fail = [&] {
+      Error(mark, "jitter: expected a percentage like 10% or a duration like 500ms, got " +
+                      Describe(value));
+    };
+    if (!value.IsScalar()) return fail();
+    const std::string& text = value.Scalar();
+    if (!text.empty() && text.back() == '%') {
+      std::optional<int64_t> hundredths = ParsePercentHundredths(text);
+      if (!hundredths) return fail();
+      if (*hundredths > kMaxJitterHundredths) {
+        return Error(mark, "jitter: must be between 0% and 50%, got " + text);
+      }
+      out.value = Jitter{true, *hundredths, 0ms};
+    } else {
+      std::optional<milliseconds> d = ParseDuration(text);
+      if (!d) return fail();
+      // The upper bound depends on the effective interval; ResolveSettings checks it.
+      out.value = Jitter{false, 0, *d};
+    }
+    out.valid = true;
+  }
+
+  void ParseFamilyField(const YAML::Node& value, const YAML::Mark& mark, Field<Family>& out) {
+    out.present = true;
+    out.mark = mark;
+    for (Family f : {Family::kAny, Family::kIpv4, Family::kIpv6}) {
+      if (value.IsScalar() && value.Scalar() == ToString(f)) {
+        out.value = f;
+        out.valid = true;
+        return;
+      }
+    }
+    Error(mark, "family: expected one of any, ipv4, ipv6, got " + Describe(value));
+  }
+
+  // Returns false when `key` is not a setting, leaving the caller to report it.
+  bool ParseSetting(const std::string& key, const YAML::Node& value, const YAML::Mark& mark,
+                    SettingsSpec& spec) {
+    if (key == "interval") {
+      ParseDurationField(key, value, mark, kMinInterval, kMaxInterval, spec.interval);
+    } else if (key == "timeout") {
+      ParseDurationField(key, value, mark, kMinTimeout, kMaxTimeout, spec.timeout);
+    } else if (key == "jitter") {
+      ParseJitterField(value, mark, spec.jitter);
+    } else if (key == "max_hops") {
+      ParseIntField(key, value, mark, kMaxHopsRange, spec.max_hops);
+    } else if (key == "first_hop") {
+      ParseIntField(key, value, mark, kFirstHopRange, spec.first_hop);
+    } else if (key == "probes_per_hop") {
+      ParseIntField(key, value, mark, kProbesPerHopRange, spec.probes_per_hop);
+    } else if (key == "gap_limit") {
+      ParseIntField(key, value, mark, kGapLimitRange, spec.gap_limit);
+    } else if (key == "flows") {
+      ParseIntField(key, value, mark, kFlowsRange, spec.flows);
+    } else if (key == "family") {
+      ParseFamilyField(value, mark, spec.family);
+    } else {
+      return false;
+    }
+    return true;
+  }
+
+  // Merges `section` over `parent` over the built-in defaults and checks the constraints that
+  // tie two settings together. A conflict is reported only if this section set one of the two
+  // keys, so that a bad pair in `defaults:` is reported once, not once per target, and is
+  // blamed on the key the section set (the constrained one when it set both).
+  ProbeSettings ResolveSettings(const SettingsSpec& section, const SettingsSpec& parent) {
+    const ProbeSettings builtin;
+    auto interval = Resolve(section.interval, parent.interval, builtin.interval);
+    auto timeout = Resolve(section.timeout, parent.timeout, builtin.timeout);
+    auto jitter = Resolve(section.jitter, parent.jitter, Jitter{});
+    auto max_hops = Resolve(section.max_hops, parent.max_hops, builtin.max_hops);
+    auto first_hop = Resolve(section.first_hop, parent.first_hop, builtin.first_hop);
+    auto probes = Resolve(section.probes_per_hop, parent.probes_per_hop, builtin.probes_per_hop);
+    auto gap_limit = Resolve(section.gap_limit, parent.gap_limit, builtin.gap_limit);
+    auto flows = Resolve(section.flows, parent.flows, builtin.flows);
+    auto family = Resolve(section.family, parent.family, builtin.family);
+
+    if (first_hop.valid && max_hops.valid && (first_hop.from_section || max_hops.from_section) &&
+        first_hop.value > max_hops.value) {
+      if (first_hop.from_section) {
+        Error(first_hop.mark, "first_hop: must not exceed max_hops (" +
+                                  std::to_string(max_hops.value) + "), got " +
+                                  std::to_string(first_hop.value));
+      } else {
+        Error(max_hops.mark, "max_hops: must be at least first_hop (" +
+                                 std::to_string(first_hop.value) + "), got " +
+                                 std::to_string(max_hops.value));
+      }
+    }
+
+    milliseconds jitter_duration = jitter.value.duration;
+    if (jitter.value.is_percent) {
+      // Integer arithmetic: 10% of 30s is exactly 3s, never 2999ms.
+      jitter_duration = milliseconds(interval.value.count() * jitter.value.hundredths / 100'00);
+    } else if (jitter.valid && interval.valid && (jitter.from_section || interval.from_section) &&
+               jitter_duration >= interval.value) {
+      if (jitter.from_section) {
+        Error(jitter.mark, "jitter: must be less than the interval (" +
+                               FormatDuration(interval.value) + "), got " +
+                               FormatDuration(jitter_duration));
+      } else {
+        Error(interval.mark, "interval: must be greater than the jitter (" +
+                                 FormatDuration(jitter_duration) + "), got " +
+                                 FormatDuration(interval.value));
+      }
+    }
+
+    ProbeSettings s;
+    s.interval = interval.value;
+    s.timeout = timeout.value;
+    s.jitter = jitter_duration;
+    s.max_hops = max_hops.value;
+    s.first_hop = first_hop.value;
+    s.probes_per_hop = probes.value;
+    s.gap_limit = gap_limit.value;
+    s.flows = flows.value;
+    s.family = family.value;
+    return s;
+  }
+
+  // --- document ------------------------------------------------------------------------------
+
+  void ParseDocument(std::string_view text, Config& config) {
+    std::vector<YAML::Node> documents;
+    try {
+      documents = YAML::LoadAll(std::string(text));
+    } catch (const YAML::Exception& e) {
+      // ParserException and its DeepRecursion subclass carry the mark of the offending token.
+      Error(e.mark, "invalid YAML: " + e.msg);
+      return;
+    }
+    if (documents.empty()) {
+      Error(YAML::Mark::null_mark(), "expected a mapping at the top level, got an empty document");
+      return;
+    }
+    // A second document would be ignored by a naive loader; a stray '---' usually means two
+    // files were concatenated.
+    for (size_t i = 1; i < documents.size(); ++i) {
+      if (!documents[i].IsNull()) {
+        Error(documents[i].Mark(),
+              "expected a single YAML document, found another one; remove the '---' separator");
+        break;
+      }
+    }
+    const YAML::Node& root = documents.front();
+    if (!root.IsMap()) {
+      Error(root.Mark(), "expected a mapping at the top level, got " + Describe(root));
+      return;
+    }
+
+    // Collect first, then process: targets depend on `defaults:` wherever it appears.
+    SettingsSpec defaults;
+    std::optional<std::pair<YAML::Node, YAML::Mark>> targets;
+    ForEachEntry(root, [&](const std::string& key, const YAML::Mark& key_mark,
+                           const YAML::Node& value, const YAML::Mark& mark) {
+      if (key == "defaults") {
+        ParseDefaults(value, mark, defaults);
+      } else if (key == "rate") {
+        std::optional<double> rate;
+        if (value.IsScalar()) rate = ParseNumber(value.Scalar());
+        if (!rate) {
+          Error(mark, "rate: expected a number of packets per second, got " + Describe(value));
+        } else if (*rate < kMinRate || *rate > kMaxRate) {
+          Error(mark, "rate: must be between 1 and 1000000, got " + value.Scalar());
+        } else {
+          config.rate = *rate;
+        }
+      } else if (key == "source") {
+        if (value.IsScalar() && IsIpLiteral(value.Scalar())) {
+          config.source = value.Scalar();
+        } else {
+          Error(mark, "source: expected an IPv4 or IPv6 address, got " + Describe(value));
+        }
+      } else if (key == "interface") {
+        ParseInterface(value, mark, config);
+      } else if (key == "asn_db") {
+        if (value.IsScalar() && !value.Scalar().empty()) {
+          config.asn_db = value.Scalar();
+        } else {
+          Error(mark, "asn_db: expected a file path, got " + Describe(value));
+        }
+      } else if (key == "targets") {
+        targets.emplace(value, mark);
+      } else {
+        UnknownKey(key, key_mark, Section::kTop);
+      }
+    });
+
+    config.defaults = ResolveSettings(defaults, SettingsSpec{});
+
+    if (!targets) {
+      Error(root.Mark(), "missing required key 'targets'");
+      return;
+    }
+    const auto& [list, list_mark] = *targets;
+    if (!list.IsSequence() && !list.IsNull()) {
+      Error(list_mark, "targets: expected a list of targets, got " + Describe(list));
+      return;
+    }
+    if (list.size() == 0) {
+      Error(list_mark, "targets: must list at least one target");
+      return;
+    }
+
+    // (host identity, port) -> position of the target that claimed it first.
+    std::map<std::pair<std::string, uint16_t>, Position> claimed;
+    for (const YAML::Node& node : list) {
+      std::vector<std::pair<uint16_t, YAML::Mark>> port_marks;
+      std::optional<Target> target = ParseTarget(node, list_mark, defaults, port_marks);
+      if (!target) continue;
+      std::string identity = HostIdentity(target->host);
+      for (const auto& [port, mark] : port_marks) {
+        auto [first, inserted] = claimed.emplace(std::pair(identity, port), target->position);
+        if (!inserted) {
+          Error(mark, "duplicate target: " + Quote(target->host) + " port " + std::to_string(port) +
+                          " is already defined at line " + std::to_string(first->second.line));
+        }
+      }
+      config.targets.push_back(std::move(*target));
+    }
+  }
+
+  void ParseDefaults(const YAML::Node& value, const YAML::Mark& mark, SettingsSpec& defaults) {
+    if (value.IsNull()) return;  // an empty section is harmless: everything stays built-in
+    if (!value.IsMap()) {
+      Error(mark, "defaults: expected a mapping of settings, got " + Describe(value));
+      return;
+    }
+    ForEachEntry(value, [&](const std::string& key, const YAML::Mark& key_mark, const YAML::Node& v,
+                            const YAML::Mark& v_mark) {
+      if (!ParseSetting(key, v, v_mark, defaults)) UnknownKey(key, key_mark, Section::kDefaults);
+    });
+  }
+
+  void ParseInterface(const YAML::Node& value, const YAML::Mark& mark, Config& config) {
+    if (!value.IsScalar() || value.Scalar().empty()) {
+      Error(mark, "interface: expected an interface name like eth0, got " + Describe(value));
+      return;
+    }
+    const std::string& name = value.Scalar();
+    if (name.size() > kMaxInterfaceName) {
+      Error(mark, "interface: " + Quote(name) + " is longer than 15 characters, the Linux limit");
+      return;
+    }
+    if (name.find_first_of("/: \t") != std::string::npos) {
+      Error(mark, "interface: " + Quote(name) +
+                      " is not a valid interface name (it contains '/', ':' or a space)");
+      return;
+    }
+    config.interface = name;
+  }
+
+  // Returns the target, or nothing when its host or ports are unusable (errors already
+  // recorded). `port_marks` receives each port with its position, for duplicate detection.
+  std::optional<Target> ParseTarget(const YAML::Node& node, const YAML::Mark& list_mark,
+                                    const SettingsSpec& defaults,
+                                    std::vector<std::pair<uint16_t, YAML::Mark>>& port_marks) {
+    YAML::Mark target_mark = node.Mark().is_null() ? list_mark : node.Mark();
+    if (!node.IsMap()) {
+      Error(target_mark, "targets: each target must be a mapping with 'host' and 'ports', got " +
+                             Describe(node));
+      return std::nullopt;
+    }
+    Target target;
+    target.position = {target_mark.line + 1, target_mark.column + 1};
+    SettingsSpec spec;
+    bool ok = true;
+    bool have_host = false;
+    bool have_ports = false;
+    std::optional<YAML::Mark> ports_key;  // of whichever of 'port' and 'ports' came first
+
+    ForEachEntry(node, [&](const std::string& key, const YAML::Mark& key_mark,
+                           const YAML::Node& value, const YAML::Mark& mark) {
+      if (key == "host") {
+        have_host = true;
+        ok = ParseHost(value, mark, target) && ok;
+      } else if (key == "ports" || key == "port") {
+        if (ports_key) {
+          Error(key_mark, "use either 'port' or 'ports' in a target, not both");
+          ok = false;
+          return;
+        }
+        ports_key = key_mark;
+        have_ports = true;
+        ok = (key == "ports" ? ParsePortList(value, mark, target, port_marks)
+                             : ParseSinglePort(value, mark, target, port_marks)) &&
+             ok;
+      } else if (key == "labels") {
+        ParseLabels(value, mark, target);
+      } else if (!ParseSetting(key, value, mark, spec)) {
+        UnknownKey(key, key_mark, Section::kTarget);
+      }
+    });
+
+    if (!have_host) {
+      Error(target_mark, "target is missing required key 'host'");
+      ok = false;
+    }
+    if (!have_ports) {
+      Error(target_mark, "target is missing required key 'ports'");
+      ok = false;
+    }
+    target.settings = ResolveSettings(spec, defaults);
+    if (!ok) return std::nullopt;
+    return target;
+  }
+
+  bool ParseHost(const YAML::Node& value, const YAML::Mark& mark, Target& target) {
+    if (!value.IsScalar()) {
+      Error(mark, "host: expected a host name or an IP address, got " + Describe(value));
+      return false;
+    }
+    HostCheck check = CheckHost(value.Scalar());
+    if (!check.kind) {
+      Error(mark, "host: " + check.problem);
+      return false;
+    }
+    target.host = value.Scalar();
+    return true;
+  }
+
+  bool AddPort(const YAML::Node& value, const YAML::Mark& mark, std::string_view key,
+               Target& target, std::vector<std::pair<uint16_t, YAML::Mark>>& port_marks) {
+    std::optional<int64_t> v = ParseIntValue(key, value, mark, kPortRange, "a port number");
+    if (!v) return false;
+    auto port = static_cast<uint16_t>(*v);
+    if (std::find(target.ports.begin(), target.ports.end(), port) != target.ports.end()) {
+      Error(mark, std::string(key) + ": port " + std::to_string(port) + " is listed twice");
+      return false;
+    }
+    target.ports.push_back(port);
+    port_marks.emplace_back(port, mark);
+    return true;
+  }
+
+  bool ParsePortList(const YAML::Node& value, const YAML::Mark& mark, Target& target,
+                     std::vector<std::pair<uint16_t, YAML::Mark>>& port_marks) {
+    if (value.IsScalar()) {
+      // Accepting a scalar here would make `ports: 80,443` mean something odd; point to `port`.
+      Error(mark, "ports: expected a list like [443], got " + Describe(value) +
+                      "; use 'port: " + value.Scalar() + "' for a single port");
+      return false;
+    }
+    if (!value.IsSequence()) {
+      Error(mark, "ports: expected a list like [443], got " + Describe(value));
+      return false;
+    }
+    if (value.size() == 0) {
+      Error(mark, "ports: must list at least one port");
+      return false;
+    }
+    bool ok = true;
+    for (const YAML::Node& item : value) {
+      YAML::Mark item_mark = item.Mark().is_null() ? mark : item.Mark();
+      // A duplicate port is reported but does not make the target unusable.
+      ok = AddPort(item, item_mark, "ports", target, port_marks) && ok;
+    }
+    return !target.ports.empty() && ok;
+  }
+
+  bool ParseSinglePort(const YAML::Node& value, const YAML::Mark& mark, Target& target,
+                       std::vector<std::pair<uint16_t, YAML::Mark>>& port_marks) {
+    if (value.IsSequence()) {
+      Error(mark, "port: expected a single port number, got a list; use 'ports:' for a list");
+      return false;
+    }
+    return AddPort(value, mark, "port", target, port_marks);
+  }
+
+  void ParseLabels(const YAML::Node& value, const YAML::Mark& mark, Target& target) {
+    if (value.IsNull()) return;
+    if (!value.IsMap()) {
+      Error(mark,
+            "labels: expected a mapping of label names to values, like {team: storage}, "
+            "got " +
+                Describe(value));
+      return;
+    }
+    ForEachEntry(value, [&](const std::string& name, const YAML::Mark& name_mark,
+                            const YAML::Node& v, const YAML::Mark& v_mark) {
+      if (!IsLabelName(name)) {
+        return Error(name_mark, "labels: invalid label name " + Quote(name) +
+                                    ": use letters, digits and '_', not starting with a digit");
+      }
+      if (name.starts_with("__")) {
+        return Error(name_mark,
+                     "labels: label names starting with '__' are reserved for "
+                     "Prometheus; got " +
+                         Quote(name));
+      }
+      if (std::find(std::begin(kReservedLabels), std::end(kReservedLabels), name) !=
+          std::end(kReservedLabels)) {
+        return Error(name_mark,
+                     "labels: " + Quote(name) + " is a reserved label name; choose another name");
+      }
+      if (!v.IsScalar()) {
+        return Error(v_mark,
+                     "labels: value of " + Quote(name) + " must be a string, got " + Describe(v));
+      }
+      // Prometheus treats an empty label value as an absent label, which would be surprising.
+      if (v.Scalar().empty()) {
+        return Error(v_mark, "labels: value of " + Quote(name) + " must not be empty");
+      }
+      target.labels.emplace(name, v.Scalar());
+    });
+  }
+
+  std::string file_;
+  std::vector<ConfigError> errors_;
+};
+
+std::string Where(const std::string& file, int line, int column) {
+  if (line == 0) return file;
+  return file + ":" + std::to_string(line) + ":" + std::to_string(column);
+}
+
+}  // namespace
+
+std::string_view ToString(Family family) {
+  switch (family) {
+    case Family::kAny:
+      return "any";
+    case Family::kIpv4:
+      return "ipv4";
+    case Family::kIpv6:
+      return "ipv6";
+  }
+  return "any";
+}
+
+ConfigError::ConfigError(std::string file, int line, int column, std::string message)
+    : std::runtime_error(Where(file, line, column) + ": " + message),
+      file_(std::move(file)),
+      line_(line),
+      column_(column),
+      message_(std::move(message)) {}
+
+ParseResult TryParseConfig(std::string_view yaml_text, const std::string& file_name) {
+  return Parser(file_name).Run(yaml_text);
+}
+
+ParseResult TryLoadConfigFile(const std::string& path) {
+  auto fail = [&](const std::string& message) {
+    ParseResult result;
+    result.errors.emplace_back(path, 0, 0, message);
+    return result;
+  };
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
+                                                       &std::fclose);
+  // std::generic_category().message() is strerror's text without strerror's shared buffer.
+  if (!file) return fail("cannot read: " + std::generic_category().message(errno));
+  std::string text;
+  char buffer[8192];
+  while (size_t n = std::fread(buffer, 1, sizeof buffer, file.get())) {
+    text.append(buffer, n);
+    if (text.size() > kMaxFileBytes) return fail("cannot read: file is larger than 16 MiB");
+  }
+  // fopen succeeds on a directory; the read is what fails, with EISDIR.
+  if (std::ferror(file.get()))
+    return fail("cannot read: " + std::generic_category().message(errno));
+  return TryParseConfig(text, path);
+}
+
+Config ParseConfig(std::string_view yaml_text, const std::string& file_name) {
+  ParseResult result = TryParseConfig(yaml_text, file_name);
+  if (!result.ok()) throw result.errors.front();
+  return std::move(*result.config);
+}
+
+Config LoadConfigFile(const std::string& path) {
+  ParseResult result = TryLoadConfigFile(path);
+  if (!result.ok()) throw result.errors.front();
+  return std::move(*result.config);
+}
+
+}  // namespace portpath::config

@@ -1,0 +1,231 @@
+#include "probe/engine.h"
+
+#include <cerrno>
+#include <cstring>
+
+#include "probe/packet/tcp_probe.h"
+
+namespace portpath::probe {
+
+using packet::DropReason;
+
+namespace {
+constexpr std::uint32_t kSlots = 65536;
+}
+
+TraceResult MakeErrorResult(const std::string& target, const std::string& host, std::uint16_t port,
+                            const std::string& message) {
+  TraceResult r;
+  r.target = target;
+  r.host = host;
+  r.port = port;
+  r.outcome = Outcome::kError;
+  r.error = message;
+  return r;
+}
+
+Engine::Engine(EngineOptions options, PacketSender& sender, PacketSource& source, TimeSource& clock)
+    : options_(options),
+      sender_(sender),
+      source_(source),
+      clock_(clock),
+      rng_(options.seed != 0 ? options.seed : std::random_device{}()),
+      codec_(static_cast<std::uint32_t>(rng_())),
+      slots_(kSlots),
+      pacer_(options.rate) {
+  if (options_.source_port_span == 0) options_.source_port_span = 1;
+}
+
+bool Engine::Start(TraceJob job) {
+  if (active_count_ >= kSlots) return false;
+  // Round-robin slot allocation keeps a freed slot unused for as long as
+  // possible, so late replies to its previous trace find nothing.
+  while (slots_[next_slot_ % kSlots]) ++next_slot_;
+  auto slot = static_cast<std::uint16_t>(next_slot_ % kSlots);
+  ++next_slot_;
+
+  TimePoint now = clock_.Now();
+  auto run = std::make_unique<Running>();
+  run->trace = std::make_unique<Trace>(job.settings, now, rng_());
+  run->started = now;
+  run->ip_id = static_cast<std::uint16_t>(rng_());
+  run->flow_label = static_cast<std::uint32_t>(rng_() & 0xfffff) | 1;
+  Flow flow;
+  flow.source = job.source;
+  flow.destination = job.destination;
+  flow.source_port =
+      static_cast<std::uint16_t>(options_.source_port_base + slot % options_.source_port_span);
+  flow.destination_port = job.port;
+  flow.nonce = static_cast<std::uint16_t>(rng_());
+  flows_.Insert(slot, flow);
+  run->job = std::move(job);
+  run->in_ready = true;
+  slots_[slot] = std::move(run);
+  ready_.push_back(slot);
+  ++active_count_;
+  ++stats_.traces_started;
+  return true;
+}
+
+void Engine::HandlePacket(packet::Bytes ip_packet, TimePoint received) {
+  packet::DecodeResult decoded = packet::DecodeReply(ip_packet);
+  if (auto* reason = std::get_if<DropReason>(&decoded)) {
+    ++stats_.dropped[static_cast<std::size_t>(*reason)];
+    return;
+  }
+  const packet::Reply& reply = std::get<packet::Reply>(decoded);
+  MatchResult match = MatchReply(flows_, codec_, reply);
+  if (auto* reason = std::get_if<DropReason>(&match)) {
+    ++stats_.dropped[static_cast<std::size_t>(*reason)];
+    return;
+  }
+  const packet::ProbeId& id = std::get<packet::ProbeId>(match);
+  Running& run = *slots_[id.slot];
+  switch (run.trace->OnReply(id.ttl, id.attempt, reply, run.job.destination, received)) {
+    case Trace::ReplyStatus::kAccepted:
+      ++stats_.replies_by_type[static_cast<std::size_t>(reply.type)];
+      Touch(id.slot);
+      break;
+    case Trace::ReplyStatus::kUnknownProbe:
+      ++stats_.dropped[static_cast<std::size_t>(DropReason::kUnknownProbe)];
+      break;
+    case Trace::ReplyStatus::kDuplicate:
+      ++stats_.dropped[static_cast<std::size_t>(DropReason::kDuplicate)];
+      break;
+  }
+}
+
+void Engine::Touch(std::uint16_t slot) { touched_.push_back(slot); }
+
+void Engine::ScheduleDeadline(std::uint16_t slot) {
+  if (auto deadline = slots_[slot]->trace->NextDeadline()) timers_.emplace(*deadline, slot);
+}
+
+void Engine::Advance(std::uint16_t slot, TimePoint now) {
+  Running* run = slots_[slot].get();
+  if (!run) return;
+  run->trace->OnTick(now);
+  if (run->trace->state() == TraceState::kDone) {
+    Finish(slot, now);
+    return;
+  }
+  if (!run->in_ready && run->trace->NextProbe(now)) {
+    run->in_ready = true;
+    ready_.push_back(slot);
+  }
+  ScheduleDeadline(slot);
+}
+
+void Engine::Finish(std::uint16_t slot, TimePoint now) {
+  std::unique_ptr<Running> run = std::move(slots_[slot]);
+  flows_.Erase(slot);
+  --active_count_;
+  ++stats_.traces_finished;
+  FinishedTrace done;
+  done.tag = run->job.tag;
+  TraceResult& r = done.result;
+  r.target = run->job.target;
+  r.host = run->job.host;
+  r.address = run->job.destination;
+  r.port = run->job.port;
+  r.duration = std::chrono::duration_cast<std::chrono::milliseconds>(now - run->started);
+  r.finished_at = std::chrono::duration<double>(now.time_since_epoch()).count();
+  if (!run->send_error.empty()) {
+    r.outcome = Outcome::kError;
+    r.error = run->send_error;
+    r.probes_sent = run->trace->probes_sent();
+  } else {
+    run->trace->FillResult(run->job.destination, r);
+  }
+  finished_.push_back(std::move(done));
+}
+
+void Engine::SendSome(TimePoint now) {
+  for (int sent = 0; sent < options_.send_batch && !ready_.empty();) {
+    if (!pacer_.TryTake(now)) return;
+    std::uint16_t slot = ready_.front();
+    ready_.pop_front();
+    Running* run = slots_[slot].get();
+    if (!run) continue;
+    auto request = run->trace->NextProbe(now);
+    if (!request) {
+      run->in_ready = false;
+      Touch(slot);
+      continue;
+    }
+    const Flow& flow = *flows_.Find(slot);
+    packet::SynProbe probe;
+    probe.source = flow.source;
+    probe.destination = flow.destination;
+    probe.source_port = flow.source_port;
+    probe.destination_port = flow.destination_port;
+    probe.sequence = codec_.Encode(packet::ProbeId{slot, request->ttl, request->attempt}, flow.nonce);
+    probe.ttl = request->ttl;
+    probe.ip_id = run->ip_id;
+    probe.flow_label = run->flow_label;
+    std::vector<std::uint8_t> bytes = packet::BuildSynProbe(probe);
+    TimePoint sent_at = clock_.Now();
+    int err = sender_.Send(flow.destination, bytes);
+    ++sent;
+    if (err == 0) {
+      run->trace->OnSent(*request, sent_at);
+      ++stats_.probes_sent;
+      timers_.emplace(sent_at + run->trace->settings().timeout, slot);
+    } else if (err == ENOBUFS || err == EAGAIN) {
+      // The socket buffer is full: try the same probe again on a later turn.
+      ++stats_.send_errors;
+      ready_.push_back(slot);
+      return;
+    } else {
+      ++stats_.send_errors;
+      run->trace->OnSendFailed(*request);
+      // A local error (no route from this host, a local firewall) will not
+      // go away by probing further: report it instead of a made-up path.
+      run->send_error = std::string("cannot send probes: ") + std::strerror(err);
+      Finish(slot, now);
+      continue;
+    }
+    if (run->trace->NextProbe(now)) {
+      ready_.push_back(slot);
+    } else {
+      run->in_ready = false;
+      Touch(slot);
+    }
+  }
+}
+
+Duration Engine::WaitBudget(TimePoint now, Duration max_wait) {
+  Duration wait = max_wait;
+  if (!ready_.empty()) wait = std::min(wait, pacer_.WaitTime(now));
+  if (!touched_.empty()) wait = Duration::zero();
+  if (!timers_.empty()) wait = std::min(wait, std::max(Duration::zero(), timers_.top().first - now));
+  return std::max(wait, Duration::zero());
+}
+
+void Engine::RunOnce(Duration max_wait) {
+  TimePoint now = clock_.Now();
+  source_.Poll(WaitBudget(now, max_wait),
+               [this](packet::Bytes ip, TimePoint received) { HandlePacket(ip, received); });
+  stats_.dropped[static_cast<std::size_t>(DropReason::kLinkLayer)] = source_.link_drops();
+  now = clock_.Now();
+  while (!timers_.empty() && timers_.top().first <= now) {
+    Touch(timers_.top().second);
+    timers_.pop();
+  }
+  std::vector<std::uint16_t> touched;
+  touched.swap(touched_);
+  for (std::uint16_t slot : touched) Advance(slot, now);
+  SendSome(now);
+}
+
+void Engine::RunUntilIdle() {
+  while (active_count_ > 0) RunOnce(std::chrono::seconds(1));
+}
+
+std::vector<FinishedTrace> Engine::TakeFinished() {
+  std::vector<FinishedTrace> out;
+  out.swap(finished_);
+  return out;
+}
+
+}  // namespace portpath::probe

@@ -1,0 +1,124 @@
+#pragma once
+/// The probe loop: runs many traces at once under one global rate limit,
+/// interleaving their probes fairly, and matches every captured reply to its
+/// probe. Each iteration receives first, then expires timeouts, then sends, so
+/// receive timestamps stay tight. Not thread-safe: one thread owns it.
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <queue>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "probe/matcher.h"
+#include "probe/pacer.h"
+#include "probe/seams.h"
+#include "probe/trace.h"
+#include "probe/trace_result.h"
+
+namespace portpath::probe {
+
+struct EngineOptions {
+  /// Global limit in probes per second across all traces.
+  double rate = 1000;
+  /// Source ports are source_port_base + slot % source_port_span: below Linux's
+  /// ephemeral range (32768-60999), so they do not collide with real sockets.
+  std::uint16_t source_port_base = 12000;
+  std::uint16_t source_port_span = 20000;
+  /// Seed for the probe-id key and per-trace nonces; 0 picks a random one.
+  std::uint64_t seed = 0;
+  /// Probes sent per loop iteration at most, so receiving is never starved.
+  int send_batch = 64;
+};
+
+/// One trace to run.
+struct TraceJob {
+  std::string target;  // as the user wrote it
+  std::string host;
+  packet::IpAddress destination;
+  packet::IpAddress source;
+  std::uint16_t port = 0;
+  TraceSettings settings;
+  /// Free for the caller (e.g. an index into its target list).
+  std::uint64_t tag = 0;
+};
+
+struct FinishedTrace {
+  std::uint64_t tag = 0;
+  TraceResult result;
+};
+
+/// Counters of the loop's own work; the exporter turns them into metrics.
+struct EngineStats {
+  std::uint64_t probes_sent = 0;
+  std::uint64_t send_errors = 0;
+  std::array<std::uint64_t, 4> replies_by_type{};  // index = packet::ReplyType
+  std::array<std::uint64_t, static_cast<std::size_t>(packet::DropReason::kCount)> dropped{};
+  std::uint64_t traces_started = 0;
+  std::uint64_t traces_finished = 0;
+};
+
+class Engine {
+ public:
+  Engine(EngineOptions options, PacketSender& sender, PacketSource& source, TimeSource& clock);
+
+  /// Starts a trace. Returns false when 65536 traces are already running.
+  bool Start(TraceJob job);
+  /// One iteration: waits at most max_wait for replies, then handles timeouts
+  /// and sends what the rate limit allows.
+  void RunOnce(Duration max_wait);
+  /// Runs until every started trace has finished.
+  void RunUntilIdle();
+
+  std::size_t active() const { return active_count_; }
+  /// Results finished since the last call, in completion order.
+  std::vector<FinishedTrace> TakeFinished();
+  const EngineStats& stats() const { return stats_; }
+
+ private:
+  struct Running {
+    TraceJob job;
+    std::unique_ptr<Trace> trace;
+    TimePoint started{};
+    std::uint16_t ip_id = 0;
+    std::uint32_t flow_label = 0;
+    bool in_ready = false;
+    std::string send_error;
+  };
+
+  void HandlePacket(packet::Bytes ip_packet, TimePoint received);
+  void Touch(std::uint16_t slot);
+  void Advance(std::uint16_t slot, TimePoint now);
+  void SendSome(TimePoint now);
+  void Finish(std::uint16_t slot, TimePoint now);
+  void ScheduleDeadline(std::uint16_t slot);
+  Duration WaitBudget(TimePoint now, Duration max_wait);
+
+  EngineOptions options_;
+  PacketSender& sender_;
+  PacketSource& source_;
+  TimeSource& clock_;
+  std::mt19937_64 rng_;
+  packet::ProbeIdCodec codec_;
+  FlowTable flows_;
+  std::vector<std::unique_ptr<Running>> slots_;  // index = slot
+  std::size_t active_count_ = 0;
+  std::uint32_t next_slot_ = 0;
+  std::deque<std::uint16_t> ready_;
+  std::vector<std::uint16_t> touched_;
+  using Timer = std::pair<TimePoint, std::uint16_t>;
+  std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_;
+  Pacer pacer_;
+  std::vector<FinishedTrace> finished_;
+  EngineStats stats_;
+};
+
+/// A result for a target that could not be traced at all (bad name, no route
+/// from this host...).
+TraceResult MakeErrorResult(const std::string& target, const std::string& host, std::uint16_t port,
+                            const std::string& message);
+
+}  // namespace portpath::probe

@@ -1,0 +1,51 @@
+#pragma once
+/// The table of outstanding traces' flows and the pure function that matches a
+/// decoded reply to a probe. Not thread-safe (owned by the probe loop).
+
+#include <cstdint>
+#include <optional>
+#include <unordered_map>
+#include <variant>
+
+#include "probe/packet/ip_address.h"
+#include "probe/packet/probe_id.h"
+#include "probe/packet/reply.h"
+
+namespace portpath::probe {
+
+/// The fixed 5-tuple of one trace (Paris: the same for every TTL) and the nonce
+/// that scrambles its probe ids.
+struct Flow {
+  packet::IpAddress source;
+  packet::IpAddress destination;
+  std::uint16_t source_port = 0;
+  std::uint16_t destination_port = 0;
+  std::uint16_t nonce = 0;
+};
+
+class FlowTable {
+ public:
+  void Insert(std::uint16_t slot, const Flow& flow) { flows_[slot] = flow; }
+  void Erase(std::uint16_t slot) { flows_.erase(slot); }
+  const Flow* Find(std::uint16_t slot) const {
+    auto it = flows_.find(slot);
+    return it == flows_.end() ? nullptr : &it->second;
+  }
+  std::size_t size() const { return flows_.size(); }
+
+ private:
+  std::unordered_map<std::uint16_t, Flow> flows_;
+};
+
+/// A reply matched to (slot, ttl, attempt); the trace then checks that this
+/// probe was sent and not answered yet.
+using MatchResult = std::variant<packet::ProbeId, packet::DropReason>;
+
+/// Matches on the fields routers leave alone: destination address and both
+/// ports of the quoted (or answering) flow, and the sequence number that carries
+/// the probe id. The quoted source address is not compared: a NAT in front of us
+/// may or may not translate it back inside the ICMP quote.
+MatchResult MatchReply(const FlowTable& table, const packet::ProbeIdCodec& codec,
+                       const packet::Reply& reply);
+
+}  // namespace portpath::probe

@@ -1,0 +1,213 @@
+#include "probe/packet/reply.h"
+
+namespace portpath::packet {
+namespace {
+
+constexpr std::uint8_t kProtoTcp = 6;
+constexpr std::uint8_t kProtoIcmp = 1;
+constexpr std::uint8_t kProtoIcmp6 = 58;
+constexpr std::uint8_t kIcmpUnreach = 3, kIcmpTimeExceeded = 11;
+constexpr std::uint8_t kIcmp6Unreach = 1, kIcmp6TimeExceeded = 3;
+constexpr std::uint8_t kTcpSyn = 0x02, kTcpRst = 0x04, kTcpAck = 0x10;
+
+struct IpHeader {
+  IpAddress source;
+  IpAddress destination;
+  std::uint8_t protocol = 0;  // after walking IPv6 extension headers
+  std::uint8_t ttl = 0;
+  Bytes payload;
+};
+
+// Parses an IP header. For a quoted header `quoted` relaxes the length check:
+// routers quote only the start of our packet, so its total length exceeds what
+// we hold.
+std::variant<IpHeader, DropReason> ParseIp(Bytes data, bool quoted) {
+  ByteReader r(data);
+  auto first = r.u8();
+  if (!first) return DropReason::kTruncated;
+  IpHeader h;
+  if ((*first >> 4) == 4) {
+    std::size_t ihl = (*first & 0x0f) * 4u;
+    if (ihl < 20) return DropReason::kBadHeader;
+    if (data.size() < ihl) return quoted ? DropReason::kQuoteTruncated : DropReason::kTruncated;
+    r.skip(1);
+    std::uint16_t total = *r.u16();
+    r.skip(2);
+    std::uint16_t frag = *r.u16();
+    h.ttl = *r.u8();
+    h.protocol = *r.u8();
+    r.skip(2);
+    h.source = IpAddress::FromBytes(Family::kIpv4, r.bytes(4)->data());
+    h.destination = IpAddress::FromBytes(Family::kIpv4, r.bytes(4)->data());
+    if ((frag & 0x1fff) != 0) return DropReason::kBadHeader;  // not the first fragment
+    std::size_t end = data.size();
+    if (!quoted) {
+      if (total < ihl || total > data.size()) return DropReason::kTruncated;
+      end = total;  // drop Ethernet padding
+    }
+    h.payload = data.subspan(ihl, end - ihl);
+    return h;
+  }
+  if ((*first >> 4) == 6) {
+    if (data.size() < 40) return quoted ? DropReason::kQuoteTruncated : DropReason::kTruncated;
+    r.skip(3);
+    std::uint16_t payload_length = *r.u16();
+    std::uint8_t next = *r.u8();
+    h.ttl = *r.u8();
+    h.source = IpAddress::FromBytes(Family::kIpv6, r.bytes(16)->data());
+    h.destination = IpAddress::FromBytes(Family::kIpv6, r.bytes(16)->data());
+    Bytes rest = r.rest();
+    if (!quoted) {
+      if (payload_length > rest.size()) return DropReason::kTruncated;
+      rest = rest.first(payload_length);
+    }
+    // Walk extension headers (hop-by-hop, routing, destination options,
+    // fragment) to reach the upper-layer protocol.
+    for (int guard = 0; guard < 8; ++guard) {
+      if (next == 0 || next == 43 || next == 60) {
+        ByteReader ext(rest);
+        auto nh = ext.u8();
+        auto len = ext.u8();
+        if (!nh || !len) return quoted ? DropReason::kQuoteTruncated : DropReason::kTruncated;
+        std::size_t size = (std::size_t{*len} + 1) * 8;
+        if (rest.size() < size) return quoted ? DropReason::kQuoteTruncated : DropReason::kTruncated;
+        next = *nh;
+        rest = rest.subspan(size);
+      } else if (next == 44) {
+        if (rest.size() < 8) return quoted ? DropReason::kQuoteTruncated : DropReason::kTruncated;
+        std::uint16_t offset = static_cast<std::uint16_t>((rest[2] << 8 | rest[3]) & 0xfff8);
+        if (offset != 0) return DropReason::kBadHeader;
+        next = rest[0];
+        rest = rest.subspan(8);
+      } else {
+        break;
+      }
+    }
+    h.protocol = next;
+    h.payload = rest;
+    return h;
+  }
+  return DropReason::kBadHeader;
+}
+
+DecodeResult DecodeIcmpError(const IpHeader& outer, ReplyType type, std::uint8_t icmp_type,
+                             std::uint8_t code, Bytes quote) {
+  auto parsed = ParseIp(quote, /*quoted=*/true);
+  if (auto* reason = std::get_if<DropReason>(&parsed)) return *reason;
+  const IpHeader& inner = std::get<IpHeader>(parsed);
+  if (inner.source.family() != outer.source.family()) return DropReason::kBadHeader;
+  if (inner.protocol != kProtoTcp) return DropReason::kQuoteNotTcp;
+  // RFC 792 guarantees the first 8 bytes of the quoted transport header: ports
+  // and sequence number, which is all the matcher needs.
+  ByteReader tcp(inner.payload);
+  auto sport = tcp.u16();
+  auto dport = tcp.u16();
+  auto seq = tcp.u32();
+  if (!sport || !dport || !seq) return DropReason::kQuoteTruncated;
+  Reply reply;
+  reply.type = type;
+  reply.from = outer.source;
+  reply.reply_ttl = outer.ttl;
+  reply.icmp_type = icmp_type;
+  reply.icmp_code = code;
+  reply.probe = ProbeFlow{inner.source, inner.destination, *sport, *dport, *seq};
+  reply.quoted_ttl = inner.ttl;
+  return reply;
+}
+
+DecodeResult DecodeIcmp(const IpHeader& outer) {
+  ByteReader r(outer.payload);
+  auto type = r.u8();
+  auto code = r.u8();
+  // checksum and the 4-byte rest-of-header (unused / MTU / RFC 4884 length)
+  if (!type || !code || !r.skip(6)) return DropReason::kTruncated;
+  bool v6 = outer.source.is_v6();
+  std::uint8_t te = v6 ? kIcmp6TimeExceeded : kIcmpTimeExceeded;
+  std::uint8_t unreach = v6 ? kIcmp6Unreach : kIcmpUnreach;
+  if (*type == te) return DecodeIcmpError(outer, ReplyType::kTimeExceeded, *type, *code, r.rest());
+  if (*type == unreach) return DecodeIcmpError(outer, ReplyType::kUnreachable, *type, *code, r.rest());
+  return DropReason::kUnrelatedIcmp;
+}
+
+DecodeResult DecodeTcp(const IpHeader& outer) {
+  ByteReader r(outer.payload);
+  auto sport = r.u16();
+  auto dport = r.u16();
+  auto seq = r.u32();
+  auto ack = r.u32();
+  auto offset = r.u8();
+  auto flags = r.u8();
+  if (!sport || !dport || !seq || !ack || !offset || !flags) return DropReason::kTruncated;
+  // TCP checksums are not verified: across veth and with offload the captured
+  // checksum is often partial. The 32-bit acknowledgement must echo our
+  // sequence number instead, which a stray packet cannot do by chance.
+  bool syn_ack = (*flags & (kTcpSyn | kTcpAck)) == (kTcpSyn | kTcpAck) && !(*flags & kTcpRst);
+  bool rst = (*flags & kTcpRst) && (*flags & kTcpAck);
+  if (!syn_ack && !rst) return DropReason::kUnrelatedTcp;
+  Reply reply;
+  reply.type = syn_ack ? ReplyType::kSynAck : ReplyType::kRst;
+  reply.from = outer.source;
+  reply.reply_ttl = outer.ttl;
+  // Our SYN consumed one sequence number, so the reply acknowledges seq + 1.
+  reply.probe = ProbeFlow{outer.destination, outer.source, *dport, *sport, *ack - 1};
+  return reply;
+}
+
+}  // namespace
+
+std::string_view ToString(DropReason reason) {
+  switch (reason) {
+    case DropReason::kTruncated: return "truncated";
+    case DropReason::kBadHeader: return "bad_header";
+    case DropReason::kUnrelatedIcmp: return "unrelated_icmp";
+    case DropReason::kQuoteNotTcp: return "quote_not_tcp";
+    case DropReason::kQuoteTruncated: return "quote_truncated";
+    case DropReason::kUnrelatedTcp: return "unrelated_tcp";
+    case DropReason::kNoSuchTrace: return "no_such_trace";
+    case DropReason::kFlowMismatch: return "flow_mismatch";
+    case DropReason::kUnknownProbe: return "unknown_probe";
+    case DropReason::kDuplicate: return "duplicate";
+    case DropReason::kLinkLayer: return "link_layer";
+    case DropReason::kCount: break;
+  }
+  return "unknown";
+}
+
+DecodeResult DecodeReply(Bytes ip_packet) {
+  auto parsed = ParseIp(ip_packet, /*quoted=*/false);
+  if (auto* reason = std::get_if<DropReason>(&parsed)) return *reason;
+  const IpHeader& outer = std::get<IpHeader>(parsed);
+  if (outer.protocol == kProtoTcp) return DecodeTcp(outer);
+  if (outer.protocol == (outer.source.is_v6() ? kProtoIcmp6 : kProtoIcmp)) return DecodeIcmp(outer);
+  return DropReason::kUnrelatedIcmp;
+}
+
+std::optional<Bytes> StripLinkLayer(LinkType link, Bytes frame) {
+  ByteReader r(frame);
+  std::optional<std::uint16_t> ethertype;
+  switch (link) {
+    case LinkType::kRaw:
+    case LinkType::kRawAlt:
+      return frame;
+    case LinkType::kEthernet:
+      if (!r.skip(12)) return std::nullopt;
+      ethertype = r.u16();
+      while (ethertype && (*ethertype == 0x8100 || *ethertype == 0x88a8)) {  // VLAN tags
+        if (!r.skip(2)) return std::nullopt;
+        ethertype = r.u16();
+      }
+      break;
+    case LinkType::kLinuxSll:  // 16-byte cooked header, protocol last
+      if (!r.skip(14)) return std::nullopt;
+      ethertype = r.u16();
+      break;
+    case LinkType::kLinuxSll2:  // 20-byte cooked header, protocol first
+      ethertype = r.u16();
+      if (!r.skip(18)) return std::nullopt;
+      break;
+  }
+  if (!ethertype || (*ethertype != 0x0800 && *ethertype != 0x86dd)) return std::nullopt;
+  return r.rest();
+}
+
+}  // namespace portpath::packet
