@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs whatever is missing on a Debian 12 machine (as root) and builds
+# portpath into build/. Called by scripts/demo.sh and scripts/test.sh; safe to
+# run again (only missing packages are installed, the build is incremental).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Build and library dependencies, then what the lab, the tests and the demo use.
+PACKAGES=(
+  build-essential cmake pkg-config
+  libpcap-dev libspdlog-dev libfmt-dev libyaml-cpp-dev prometheus-cpp-dev libcivetweb-dev
+  googletest libgtest-dev
+  iproute2 iptables libcap2-bin jq bc curl
+  prometheus
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [[ $EUID -ne 0 ]]; then
+    echo "setup: missing packages: ${missing[*]}; run as root (or: sudo apt-get install ${missing[*]})" >&2
+    exit 1
+  fi
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPORTPATH_WERROR=ON >/dev/null
+cmake --build build -j"$(nproc)"
