@@ -3,6 +3,7 @@
 #include <iostream>
 #include <string>
 
+#include "app/serve_command.h"
 #include "app/trace_command.h"
 
 namespace {
@@ -11,6 +12,7 @@ constexpr const char* kUsage = R"(usage: portpath COMMAND [options]
 
 commands:
   trace HOST:PORT...   trace the TCP path to each target and say where the port is blocked
+  serve --config FILE  run the Prometheus exporter over the configured targets
   version              print the version
 
 run 'portpath trace --help' for the options of a command.
@@ -25,6 +27,7 @@ int main(int argc, char** argv) {
   }
   std::string command = argv[1];
   if (command == "trace") return portpath::app::RunTraceCommand(argc - 2, argv + 2);
+  if (command == "serve") return portpath::app::RunServeCommand(argc - 2, argv + 2, PORTPATH_VERSION);
   if (command == "version" || command == "--version") {
     std::cout << "portpath " << PORTPATH_VERSION << "\n";
     return 0;

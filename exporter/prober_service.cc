@@ -1,0 +1,296 @@
+#include "exporter/prober_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include "probe/verdict.h"
+
+namespace portpath::exporter {
+
+namespace {
+// Tags of /probe traces have the top bit set, so they never collide with the
+// ids of scheduled targets.
+constexpr std::uint64_t kProbeTagBit = std::uint64_t{1} << 63;
+
+std::string Describe(const probe::TraceResult& r) {
+  std::string s(probe::ToString(r.outcome));
+  if (r.blocked_hop)
+    s += " at hop " + std::to_string(r.blocked_hop->ttl) + " " + r.blocked_hop->address.ToString();
+  return s;
+}
+}  // namespace
+
+std::string TargetKey(const std::string& host, std::uint16_t port) {
+  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
+  return host + ":" + std::to_string(port);
+}
+
+ProberService::ProberService(ServiceOptions options, const config::Config& initial,
+                             probe::PacketSender& sender, probe::PacketSource& source,
+                             probe::TimeSource& clock, Resolver& resolver)
+    : options_(options),
+      clock_(clock),
+      resolver_(resolver),
+      engine_(options.engine, sender, source, clock),
+      scheduler_(options.engine.seed + 7),
+      started_(clock.Now()) {
+  ApplyConfig(initial);
+  snapshot_ = std::make_shared<Snapshot>();
+}
+
+void ProberService::ApplyConfig(const config::Config& config) {
+  std::lock_guard lock(mutex_);
+  pending_config_ = config;
+  configured_keys_.clear();
+  for (const config::Target& t : config.targets)
+    for (std::uint16_t port : t.ports) configured_keys_.insert(TargetKey(t.host, port));
+}
+
+bool ProberService::IsConfigured(const std::string& target) const {
+  std::lock_guard lock(mutex_);
+  return configured_keys_.count(target) > 0;
+}
+
+void ProberService::SetReloadStatus(bool ok, double timestamp) {
+  std::lock_guard lock(mutex_);
+  reload_ok_ = ok;
+  ++reloads_;
+  if (ok) reload_timestamp_ = timestamp;
+  else ++reload_failures_;
+  dirty_ = true;
+}
+
+SnapshotPtr ProberService::snapshot() const {
+  std::lock_guard lock(mutex_);
+  return snapshot_;
+}
+
+probe::TraceSettings ProberService::TraceSettingsFor(const config::ProbeSettings& s) const {
+  probe::TraceSettings t;
+  t.first_hop = s.first_hop;
+  t.max_hops = s.max_hops;
+  t.probes_per_hop = s.probes_per_hop;
+  t.gap_limit = s.gap_limit;
+  t.timeout = s.timeout;
+  return t;
+}
+
+void ProberService::ApplyPendingConfig(probe::TimePoint now) {
+  std::optional<config::Config> config;
+  {
+    std::lock_guard lock(mutex_);
+    config.swap(pending_config_);
+    if (!config) return;
+    if (reloads_ == 0) reload_timestamp_ = std::chrono::duration<double>(now.time_since_epoch()).count();
+  }
+  std::map<std::string, TargetState> next;
+  std::map<std::string, ScheduleSettings> schedule;
+  for (const config::Target& t : config->targets) {
+    for (std::uint16_t port : t.ports) {
+      TargetState state;
+      state.key = TargetKey(t.host, port);
+      state.host = t.host;
+      state.port = port;
+      state.labels = t.labels;
+      state.settings = t.settings;
+      auto old = targets_.find(state.key);
+      if (old != targets_.end()) {
+        // Unchanged targets keep their last result (and their running trace).
+        state.last = std::move(old->second.last);
+        state.id = old->second.id;
+      } else {
+        state.id = next_id_++;
+      }
+      schedule[state.key] = ScheduleSettings{t.settings.interval, t.settings.jitter};
+      next.emplace(state.key, std::move(state));
+    }
+  }
+  std::size_t added = 0;
+  for (const auto& [key, s] : next) added += targets_.count(key) == 0;
+  std::size_t removed = 0;
+  for (const auto& [key, s] : targets_) removed += next.count(key) == 0;
+  targets_ = std::move(next);
+  scheduler_.SetTargets(schedule, now);
+  spdlog::info("configuration applied: {} target ports ({} added, {} removed), rate limit {} pps",
+               targets_.size(), added, removed, config->rate);
+  dirty_ = true;
+}
+
+bool ProberService::StartTrace(const TargetState& state, std::uint64_t tag,
+                               probe::TraceResult& error_out) {
+  std::string error;
+  // Names are resolved again at every round, so an address change is noticed.
+  auto address = resolver_.Resolve(state.host, state.settings.family, error);
+  if (!address) {
+    error_out = probe::MakeErrorResult(state.key, state.host, state.port, error);
+    return false;
+  }
+  if (state.last && state.last->address && *state.last->address != *address)
+    spdlog::info("{}: address changed from {} to {}", state.key, state.last->address->ToString(),
+                 address->ToString());
+  auto source = resolver_.SourceFor(*address, error);
+  if (!source) {
+    error_out = probe::MakeErrorResult(state.key, state.host, state.port,
+                                       "no route from this host to " + address->ToString() + ": " + error);
+    error_out.address = address;
+    return false;
+  }
+  probe::TraceJob job;
+  job.target = state.key;
+  job.host = state.host;
+  job.destination = *address;
+  job.source = *source;
+  job.port = state.port;
+  job.settings = TraceSettingsFor(state.settings);
+  job.tag = tag;
+  return engine_.Start(std::move(job));
+}
+
+void ProberService::StartDue(probe::TimePoint now) {
+  for (const std::string& key : scheduler_.TakeDue(now)) {
+    auto it = targets_.find(key);
+    if (it == targets_.end()) continue;
+    probe::TraceResult error;
+    if (StartTrace(it->second, it->second.id, error)) {
+      running_[it->second.id] = key;
+    } else {
+      error.finished_at = std::chrono::duration<double>(now.time_since_epoch()).count();
+      Record(it->second, std::move(error));
+      scheduler_.MarkFinished(key);
+    }
+  }
+}
+
+void ProberService::StartProbeRequests() {
+  std::deque<std::shared_ptr<ProbeRequest>> requests;
+  {
+    std::lock_guard lock(mutex_);
+    requests.swap(probe_requests_);
+  }
+  for (auto& request : requests) {
+    auto it = targets_.find(request->target);
+    if (it == targets_.end()) {
+      request->promise.set_value(ProbeNowError::kNotConfigured);
+      continue;
+    }
+    std::uint64_t tag = kProbeTagBit | next_id_++;
+    probe::TraceResult error;
+    if (StartTrace(it->second, tag, error)) {
+      running_probes_[tag] = request;
+    } else {
+      TargetSnapshot snap{it->second.key, it->second.host, it->second.port, it->second.labels,
+                          std::move(error), 0};
+      request->promise.set_value(std::move(snap));
+    }
+  }
+}
+
+void ProberService::Record(TargetState& state, probe::TraceResult result) {
+  ++traces_by_outcome_[static_cast<std::size_t>(result.outcome)];
+  // One log line per change of outcome or blocked hop, not one per trace.
+  std::string now_desc = Describe(result);
+  if (!state.last || Describe(*state.last) != now_desc) {
+    if (result.outcome == probe::Outcome::kError)
+      spdlog::warn("{}: {}", state.key, result.error);
+    else
+      spdlog::info("{}: {} ({})", state.key, now_desc, probe::Verdict(result));
+  }
+  state.last = std::move(result);
+  dirty_ = true;
+}
+
+void ProberService::CollectFinished() {
+  for (probe::FinishedTrace& f : engine_.TakeFinished()) {
+    if (f.tag & kProbeTagBit) {
+      auto it = running_probes_.find(f.tag);
+      if (it == running_probes_.end()) continue;
+      auto target = targets_.find(it->second->target);
+      TargetSnapshot snap;
+      snap.target = f.result.target;
+      snap.host = f.result.host;
+      snap.port = f.result.port;
+      if (target != targets_.end()) snap.labels = target->second.labels;
+      snap.last = std::move(f.result);
+      it->second->promise.set_value(std::move(snap));
+      running_probes_.erase(it);
+      continue;
+    }
+    auto it = running_.find(f.tag);
+    if (it == running_.end()) continue;
+    std::string key = it->second;
+    running_.erase(it);
+    scheduler_.MarkFinished(key);
+    auto target = targets_.find(key);
+    // A target removed (or re-created) while its trace ran: drop the result.
+    if (target == targets_.end() || target->second.id != f.tag) continue;
+    Record(target->second, std::move(f.result));
+  }
+}
+
+void ProberService::Publish(probe::TimePoint now, bool force) {
+  if (!force && (!dirty_ || now - last_publish_ < options_.publish_interval)) return;
+  auto snap = std::make_shared<Snapshot>();
+  bool all_done = true;
+  for (const auto& [key, state] : targets_) {
+    TargetSnapshot t;
+    t.target = key;
+    t.host = state.host;
+    t.port = state.port;
+    t.labels = state.labels;
+    t.last = state.last;
+    t.skipped_rounds = scheduler_.skipped(key);
+    all_done &= state.last.has_value();
+    snap->targets.push_back(std::move(t));
+  }
+  snap->engine = engine_.stats();
+  snap->traces_by_outcome = traces_by_outcome_;
+  {
+    std::lock_guard lock(mutex_);
+    snap->last_reload_successful = reload_ok_;
+    snap->last_reload_success_timestamp = reload_timestamp_;
+    snap->reloads_total = reloads_;
+    snap->reload_failures_total = reload_failures_;
+    snapshot_ = std::move(snap);
+  }
+  if (!ready_ && (all_done || now - started_ >= options_.ready_after)) {
+    ready_ = true;
+    spdlog::info("ready: first round {}", all_done ? "completed" : "still running, ready_after passed");
+  }
+  last_publish_ = now;
+  dirty_ = false;
+}
+
+std::variant<TargetSnapshot, ProbeNowError> ProberService::ProbeNow(const std::string& target,
+                                                                     probe::Duration timeout) {
+  auto request = std::make_shared<ProbeRequest>();
+  request->target = target;
+  auto future = request->promise.get_future();
+  {
+    std::lock_guard lock(mutex_);
+    if (!configured_keys_.count(target)) return ProbeNowError::kNotConfigured;
+    probe_requests_.push_back(request);
+  }
+  if (future.wait_for(timeout) != std::future_status::ready) return ProbeNowError::kTimedOut;
+  return future.get();
+}
+
+void ProberService::Run(const std::atomic<bool>& stop) {
+  while (!stop.load()) {
+    probe::TimePoint now = clock_.Now();
+    ApplyPendingConfig(now);
+    StartDue(now);
+    StartProbeRequests();
+    // Wake at least every 100 ms for reloads and /probe requests.
+    probe::Duration wait = std::chrono::milliseconds(100);
+    if (auto due = scheduler_.NextDue()) wait = std::clamp(*due - now, probe::Duration::zero(), wait);
+    engine_.RunOnce(wait);
+    CollectFinished();
+    Publish(clock_.Now(), false);
+  }
+  std::lock_guard lock(mutex_);
+  for (auto& r : probe_requests_) r->promise.set_value(ProbeNowError::kStopped);
+  probe_requests_.clear();
+  for (auto& [tag, r] : running_probes_) r->promise.set_value(ProbeNowError::kStopped);
+  running_probes_.clear();
+}
+
+}  // namespace portpath::exporter

@@ -1,0 +1,130 @@
+#pragma once
+/// The always-on probe loop behind `portpath serve`: traces every configured
+/// target port on its schedule in one engine, keeps each one's latest result, and
+/// publishes immutable snapshots for the HTTP threads.
+///
+/// Thread-safety: Run() is the loop and owns the engine; call it from one thread.
+/// snapshot(), ready(), ApplyConfig(), SetReloadStatus() and ProbeNow() are safe
+/// from any thread (they hand work to the loop or read a published snapshot).
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <optional>
+#include <string>
+#include <variant>
+
+#include "config/config.h"
+#include "exporter/scheduler.h"
+#include "exporter/snapshot.h"
+#include "probe/engine.h"
+#include "probe/seams.h"
+
+namespace portpath::exporter {
+
+/// "host:port", with brackets around IPv6 literals: the `target` label value.
+std::string TargetKey(const std::string& host, std::uint16_t port);
+
+/// Resolves a configured host to the address to trace; the kernel's source
+/// address toward it. Injected so tests need no DNS and no routes.
+struct Resolver {
+  virtual ~Resolver() = default;
+  /// nullopt with `error` set on failure.
+  virtual std::optional<packet::IpAddress> Resolve(const std::string& host, config::Family family,
+                                                   std::string& error) = 0;
+  virtual std::optional<packet::IpAddress> SourceFor(const packet::IpAddress& destination,
+                                                     std::string& error) = 0;
+};
+
+struct ServiceOptions {
+  probe::EngineOptions engine;
+  /// /-/ready turns true after the first full round, or after this long anyway.
+  probe::Duration ready_after = std::chrono::seconds(120);
+  /// Snapshots are rebuilt at most this often (they copy every result).
+  probe::Duration publish_interval = std::chrono::milliseconds(200);
+};
+
+/// Why ProbeNow could not give a result.
+enum class ProbeNowError { kNotConfigured, kTimedOut, kStopped };
+
+class ProberService {
+ public:
+  ProberService(ServiceOptions options, const config::Config& initial, probe::PacketSender& sender,
+                probe::PacketSource& source, probe::TimeSource& clock, Resolver& resolver);
+
+  /// The loop; returns when stop is requested.
+  void Run(const std::atomic<bool>& stop);
+
+  SnapshotPtr snapshot() const;
+  bool ready() const { return ready_.load(); }
+
+  /// Takes effect at the loop's next turn. Unchanged targets keep their results;
+  /// removed ones vanish from the next snapshot.
+  void ApplyConfig(const config::Config& config);
+  void SetReloadStatus(bool ok, double timestamp);
+
+  /// Traces one configured target now (the /probe endpoint) and waits for it.
+  std::variant<TargetSnapshot, ProbeNowError> ProbeNow(const std::string& target,
+                                                       probe::Duration timeout);
+  /// True when `target` ("host:port") is in the current configuration.
+  bool IsConfigured(const std::string& target) const;
+
+ private:
+  struct TargetState {
+    std::string key;
+    std::string host;
+    std::uint16_t port = 0;
+    std::map<std::string, std::string> labels;
+    config::ProbeSettings settings;
+    std::optional<probe::TraceResult> last;
+    std::uint64_t id = 0;  // engine tag; changes when the target is re-created
+  };
+  struct ProbeRequest {
+    std::string target;
+    std::promise<std::variant<TargetSnapshot, ProbeNowError>> promise;
+  };
+
+  void ApplyPendingConfig(probe::TimePoint now);
+  void StartDue(probe::TimePoint now);
+  void StartProbeRequests();
+  bool StartTrace(const TargetState& state, std::uint64_t tag, probe::TraceResult& error_out);
+  void CollectFinished();
+  void Record(TargetState& state, probe::TraceResult result);
+  void Publish(probe::TimePoint now, bool force);
+  probe::TraceSettings TraceSettingsFor(const config::ProbeSettings& s) const;
+
+  ServiceOptions options_;
+  probe::TimeSource& clock_;
+  Resolver& resolver_;
+  probe::Engine engine_;
+  Scheduler scheduler_;
+  probe::TimePoint started_;
+
+  // Loop-owned state.
+  std::map<std::string, TargetState> targets_;
+  std::map<std::uint64_t, std::string> running_;  // engine tag -> target key
+  std::map<std::uint64_t, std::shared_ptr<ProbeRequest>> running_probes_;
+  std::uint64_t next_id_ = 1;
+  std::array<std::uint64_t, 6> traces_by_outcome_{};
+  probe::TimePoint last_publish_{};
+  bool dirty_ = true;
+
+  // Shared with other threads.
+  mutable std::mutex mutex_;
+  std::optional<config::Config> pending_config_;
+  std::deque<std::shared_ptr<ProbeRequest>> probe_requests_;
+  std::set<std::string> configured_keys_;
+  SnapshotPtr snapshot_;
+  bool reload_ok_ = true;
+  double reload_timestamp_ = 0;
+  std::uint64_t reloads_ = 0;
+  std::uint64_t reload_failures_ = 0;
+  std::atomic<bool> ready_{false};
+};
+
+}  // namespace portpath::exporter

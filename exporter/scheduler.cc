@@ -1,0 +1,78 @@
+#include "exporter/scheduler.h"
+
+namespace portpath::exporter {
+
+probe::Duration Scheduler::RandomJitter(probe::Duration jitter) {
+  if (jitter <= probe::Duration::zero()) return probe::Duration::zero();
+  std::uniform_int_distribution<std::int64_t> d(0, jitter.count());
+  return probe::Duration(d(rng_));
+}
+
+void Scheduler::SetTargets(const std::map<std::string, ScheduleSettings>& targets,
+                           probe::TimePoint now) {
+  std::map<std::string, Entry> next;
+  for (const auto& [key, settings] : targets) {
+    auto it = entries_.find(key);
+    if (it != entries_.end()) {
+      Entry e = it->second;
+      if (e.settings.interval != settings.interval) {
+        // A new interval applies from now on, not after the old, maybe long, one.
+        e.slot = std::min(e.slot, now);
+        e.next_due = std::min(e.next_due, now + settings.interval);
+      }
+      e.settings = settings;
+      next.emplace(key, e);
+    } else {
+      Entry e;
+      e.settings = settings;
+      e.slot = now;
+      e.next_due = now + RandomJitter(settings.jitter);
+      next.emplace(key, e);
+    }
+  }
+  entries_ = std::move(next);
+}
+
+std::vector<std::string> Scheduler::TakeDue(probe::TimePoint now) {
+  std::vector<std::string> due;
+  for (auto& [key, e] : entries_) {
+    if (e.next_due > now) continue;
+    // Rounds are counted from unjittered slots, not from now, so neither a
+    // late loop nor the jitter makes the schedule drift.
+    do {
+      e.slot += e.settings.interval;
+    } while (e.slot <= now);
+    e.next_due = e.slot + RandomJitter(e.settings.jitter);
+    if (e.running) {
+      ++e.skipped;
+      continue;
+    }
+    e.running = true;
+    due.push_back(key);
+  }
+  return due;
+}
+
+void Scheduler::MarkFinished(const std::string& key) {
+  auto it = entries_.find(key);
+  if (it != entries_.end()) it->second.running = false;
+}
+
+std::optional<probe::TimePoint> Scheduler::NextDue() const {
+  std::optional<probe::TimePoint> next;
+  for (const auto& [key, e] : entries_)
+    if (!next || e.next_due < *next) next = e.next_due;
+  return next;
+}
+
+std::uint64_t Scheduler::skipped(const std::string& key) const {
+  auto it = entries_.find(key);
+  return it == entries_.end() ? 0 : it->second.skipped;
+}
+
+bool Scheduler::running(const std::string& key) const {
+  auto it = entries_.find(key);
+  return it != entries_.end() && it->second.running;
+}
+
+}  // namespace portpath::exporter

@@ -1,0 +1,58 @@
+#pragma once
+/// Decides when each target port is traced: every `interval`, each start delayed
+/// by a random share of `jitter` so that targets with the same interval do not
+/// fire together, and never while the previous trace of the same target is still
+/// running (that round is skipped and counted). Pure: time is a parameter.
+/// Not thread-safe (owned by the probe loop).
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "probe/trace.h"
+
+namespace portpath::exporter {
+
+struct ScheduleSettings {
+  probe::Duration interval = std::chrono::seconds(30);
+  probe::Duration jitter = std::chrono::seconds(3);
+  bool operator==(const ScheduleSettings&) const = default;
+};
+
+class Scheduler {
+ public:
+  explicit Scheduler(std::uint64_t seed = 1) : rng_(seed) {}
+
+  /// Replaces the set of targets. A key that stays keeps its schedule, running
+  /// state and skip count (a reload must not reset what is unchanged); new keys
+  /// start after a random share of their jitter.
+  void SetTargets(const std::map<std::string, ScheduleSettings>& targets, probe::TimePoint now);
+
+  /// Keys whose round has come and that are idle; they are marked running.
+  /// A due key that is still running has that round skipped.
+  std::vector<std::string> TakeDue(probe::TimePoint now);
+  void MarkFinished(const std::string& key);
+
+  std::optional<probe::TimePoint> NextDue() const;
+  std::uint64_t skipped(const std::string& key) const;
+  bool running(const std::string& key) const;
+
+ private:
+  struct Entry {
+    ScheduleSettings settings;
+    probe::TimePoint slot{};      // the unjittered start of the current round
+    probe::TimePoint next_due{};  // slot plus this round's jitter
+    bool running = false;
+    std::uint64_t skipped = 0;
+  };
+  probe::Duration RandomJitter(probe::Duration jitter);
+
+  std::map<std::string, Entry> entries_;
+  std::mt19937_64 rng_;
+};
+
+}  // namespace portpath::exporter

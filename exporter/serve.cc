@@ -1,0 +1,277 @@
+#include "exporter/serve.h"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <climits>
+#include <cstdlib>
+#include <mutex>
+#include <optional>
+#include <prometheus/text_serializer.h>
+#include <thread>
+
+#include "config/config.h"
+#include "exporter/collector.h"
+#include "exporter/http_server.h"
+#include "exporter/process_metrics.h"
+#include "exporter/prober_service.h"
+#include "probe/io/errors.h"
+#include "probe/io/pcap_source.h"
+#include "probe/io/raw_sender.h"
+#include "probe/io/system.h"
+
+namespace portpath::exporter {
+namespace {
+
+double NowSeconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string JoinErrors(const std::vector<config::ConfigError>& errors) {
+  std::string out;
+  for (const auto& e : errors) out += std::string(out.empty() ? "" : "\n") + e.what();
+  return out;
+}
+
+/// Names from the config are resolved with getaddrinfo at every round; the
+/// source address is the config's, or the kernel's choice toward the target.
+class SystemResolver : public Resolver {
+ public:
+  SystemResolver(std::optional<packet::IpAddress> source, std::optional<std::string> interface)
+      : source_(source), interface_(std::move(interface)) {}
+
+  std::optional<packet::IpAddress> Resolve(const std::string& host, config::Family family,
+                                           std::string& error) override {
+    if (auto literal = packet::IpAddress::Parse(host)) return literal;
+    addrinfo hints{};
+    hints.ai_family = family == config::Family::kIpv4   ? AF_INET
+                      : family == config::Family::kIpv6 ? AF_INET6
+                                                        : AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* res = nullptr;
+    int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &res);
+    if (rc != 0) {
+      error = "cannot resolve " + host + ": " + gai_strerror(rc);
+      return std::nullopt;
+    }
+    std::optional<packet::IpAddress> out;
+    for (addrinfo* ai = res; ai && !out; ai = ai->ai_next) {
+      if (ai->ai_family == AF_INET)
+        out = packet::IpAddress::FromBytes(packet::Family::kIpv4,
+            reinterpret_cast<const std::uint8_t*>(&reinterpret_cast<sockaddr_in*>(ai->ai_addr)->sin_addr));
+      else if (ai->ai_family == AF_INET6)
+        out = packet::IpAddress::FromBytes(packet::Family::kIpv6,
+            reinterpret_cast<const std::uint8_t*>(&reinterpret_cast<sockaddr_in6*>(ai->ai_addr)->sin6_addr));
+    }
+    ::freeaddrinfo(res);
+    if (!out) error = "cannot resolve " + host + ": no address";
+    return out;
+  }
+
+  std::optional<packet::IpAddress> SourceFor(const packet::IpAddress& destination,
+                                             std::string& error) override {
+    if (source_) {
+      if (source_->family() == destination.family()) return source_;
+      error = "the configured source " + source_->ToString() + " is of another address family";
+      return std::nullopt;
+    }
+    auto lookup = io::SourceAddressFor(destination, interface_);
+    if (!lookup.address) error = lookup.error;
+    return lookup.address;
+  }
+
+ private:
+  std::optional<packet::IpAddress> source_;
+  std::optional<std::string> interface_;
+};
+
+/// What identifies the file's current content on disk. stat() follows symlinks
+/// and realpath() names the final file, so a Kubernetes ConfigMap update (which
+/// swaps the ..data symlink to a new directory) changes it even when the size
+/// and modification time happen to match.
+struct FileFingerprint {
+  std::string real_path;
+  dev_t dev = 0;
+  ino_t ino = 0;
+  off_t size = 0;
+  std::int64_t mtime_ns = 0;
+  bool exists = false;
+  bool operator==(const FileFingerprint&) const = default;
+};
+
+FileFingerprint Fingerprint(const std::string& path) {
+  FileFingerprint f;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return f;
+  char buf[PATH_MAX];
+  if (::realpath(path.c_str(), buf)) f.real_path = buf;
+  f.exists = true;
+  f.dev = st.st_dev;
+  f.ino = st.st_ino;
+  f.size = st.st_size;
+  f.mtime_ns = std::int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
+  return f;
+}
+
+/// Loads the config file and hands a valid one to the service; a bad one is
+/// logged and counted and the last good configuration keeps running.
+/// Thread-safe (reloads are serialized).
+class Reloader {
+ public:
+  Reloader(std::string path, ProberService& service) : path_(std::move(path)), service_(service) {}
+
+  std::pair<bool, std::string> Reload(const std::string& why) {
+    std::lock_guard lock(mutex_);
+    fingerprint_ = Fingerprint(path_);
+    config::ParseResult result = config::TryLoadConfigFile(path_);
+    if (!result.ok()) {
+      std::string errors = JoinErrors(result.errors);
+      spdlog::error("config reload ({}) failed; keeping the last good configuration:\n{}", why, errors);
+      service_.SetReloadStatus(false, NowSeconds());
+      return {false, errors};
+    }
+    service_.ApplyConfig(*result.config);
+    service_.SetReloadStatus(true, NowSeconds());
+    spdlog::info("config reloaded ({}): {} targets from {}", why, result.config->targets.size(), path_);
+    return {true, "config reloaded"};
+  }
+
+  /// Reloads when the file on disk changed since the last load.
+  void CheckForChange() {
+    {
+      std::lock_guard lock(mutex_);
+      if (Fingerprint(path_) == fingerprint_) return;
+    }
+    Reload("file changed");
+  }
+
+  void Remember() {
+    std::lock_guard lock(mutex_);
+    fingerprint_ = Fingerprint(path_);
+  }
+
+ private:
+  std::string path_;
+  ProberService& service_;
+  std::mutex mutex_;
+  FileFingerprint fingerprint_;
+};
+
+void LogConfigSummary(const config::Config& c, const std::string& listen) {
+  const config::ProbeSettings& d = c.defaults;
+  spdlog::info(
+      "portpath serve: {} targets from {}; defaults: interval {}ms, timeout {}ms, max_hops {}, "
+      "first_hop {}, probes_per_hop {}, gap_limit {}, jitter {}ms, family {}; rate {} pps; "
+      "source {}; interface {}; listening on {}",
+      c.targets.size(), c.file, d.interval.count(), d.timeout.count(), d.max_hops, d.first_hop,
+      d.probes_per_hop, d.gap_limit, d.jitter.count(), config::ToString(d.family), c.rate,
+      c.source.value_or("auto"), c.interface.value_or("any"), listen);
+}
+
+}  // namespace
+
+int RunServe(const ServeOptions& options) {
+  spdlog::set_level(spdlog::level::from_str(options.log_level));
+  config::ParseResult loaded = config::TryLoadConfigFile(options.config_file);
+  if (!loaded.ok()) {
+    for (const auto& e : loaded.errors) spdlog::error("{}", e.what());
+    spdlog::error("portpath serve: the configuration is invalid; nothing was started");
+    return 2;
+  }
+  const config::Config& config = *loaded.config;
+
+  // Signals are handled by the main thread with sigtimedwait; block them before
+  // any other thread exists so that every thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGHUP);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  probe::EngineOptions engine;
+  engine.rate = config.rate;
+  std::optional<io::RawSender> sender;
+  std::optional<io::PcapSource> source;
+  try {
+    sender.emplace(config.interface);
+    source.emplace(config.interface, engine.source_port_base,
+                   static_cast<std::uint16_t>(engine.source_port_base + engine.source_port_span - 1));
+  } catch (const io::MissingCapability& e) {
+    spdlog::error("portpath serve: {}", e.what());
+    return 3;
+  } catch (const io::IoError& e) {
+    spdlog::error("portpath serve: {}", e.what());
+    return 3;
+  }
+
+  io::SystemClock clock;
+  std::optional<packet::IpAddress> fixed_source;
+  if (config.source) fixed_source = packet::IpAddress::Parse(*config.source);
+  SystemResolver resolver(fixed_source, config.interface);
+  ServiceOptions service_options;
+  service_options.engine = engine;
+  service_options.ready_after = options.ready_after;
+  ProberService service(service_options, config, *sender, *source, clock, resolver);
+  Reloader reloader(options.config_file, service);
+  reloader.Remember();
+
+  auto trace_collector =
+      std::make_shared<TraceCollector>([&service] { return service.snapshot(); });
+  auto process_collector = std::make_shared<ProcessCollector>(options.version);
+  std::vector<std::shared_ptr<prometheus::Collectable>> collectables{process_collector,
+                                                                     trace_collector};
+  HttpHandlers handlers;
+  handlers.metrics_text = [&collectables] { return RenderMetrics(collectables); };
+  handlers.ready = [&service] { return service.ready(); };
+  handlers.reload = [&reloader] { return reloader.Reload("POST /-/reload"); };
+  handlers.probe = [&service](const std::string& target) -> std::pair<int, std::string> {
+    if (!service.IsConfigured(target))
+      return {400, "target '" + target +
+                       "' is not in the configuration; /probe traces configured targets only "
+                       "(write it as in the target label, e.g. host:443 or [2001:db8::1]:443)\n"};
+    auto result = service.ProbeNow(target, std::chrono::seconds(120));
+    if (auto* error = std::get_if<ProbeNowError>(&result)) {
+      if (*error == ProbeNowError::kTimedOut) return {504, "the trace did not finish in time\n"};
+      return {503, "the exporter is stopping\n"};
+    }
+    return {200, prometheus::TextSerializer().Serialize(RenderTargets({std::get<TargetSnapshot>(result)}))};
+  };
+
+  std::optional<HttpServer> http;
+  try {
+    http.emplace(options.listen_address, handlers);
+  } catch (const std::exception& e) {
+    spdlog::error("portpath serve: cannot listen on {}: {}", options.listen_address, e.what());
+    return 3;
+  }
+  LogConfigSummary(config, options.listen_address + " (port " + std::to_string(http->port()) + ")");
+
+  std::atomic<bool> stop{false};
+  std::thread loop([&] { service.Run(stop); });
+
+  timespec wait{};
+  wait.tv_sec = options.watch_interval.count() / 1000;
+  wait.tv_nsec = (options.watch_interval.count() % 1000) * 1'000'000;
+  while (true) {
+    int sig = sigtimedwait(&signals, nullptr, &wait);
+    if (sig == SIGHUP) {
+      reloader.Reload("SIGHUP");
+    } else if (sig == SIGINT || sig == SIGTERM) {
+      spdlog::info("portpath serve: stopping on signal {}", sig);
+      break;
+    } else {
+      reloader.CheckForChange();
+    }
+  }
+  stop = true;
+  loop.join();
+  http.reset();
+  return 0;
+}
+
+}  // namespace portpath::exporter

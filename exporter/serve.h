@@ -1,0 +1,25 @@
+#pragma once
+/// `portpath serve`: the exporter process. Loads and validates the config,
+/// opens the probe sockets, runs the probe loop, serves HTTP, and reloads the
+/// config on SIGHUP, on POST /-/reload and when the file changes on disk.
+
+#include <chrono>
+#include <string>
+
+namespace portpath::exporter {
+
+struct ServeOptions {
+  std::string config_file;
+  std::string listen_address = ":9750";
+  std::string log_level = "info";
+  std::chrono::milliseconds ready_after{120'000};
+  /// How often the config file is checked for changes (stat, following symlinks).
+  std::chrono::milliseconds watch_interval{1'000};
+  std::string version;
+};
+
+/// Runs until SIGTERM/SIGINT. Returns the process exit code (2: bad config at
+/// start-up, 3: cannot probe or cannot listen).
+int RunServe(const ServeOptions& options);
+
+}  // namespace portpath::exporter
