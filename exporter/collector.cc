@@ -1,5 +1,7 @@
 #include "exporter/collector.h"
 
+#include <chrono>
+#include <initializer_list>
 #include <string>
 #include <utility>
 
@@ -77,70 +79,69 @@ static_assert(static_cast<int>(packet::ReplyType::kTimeExceeded) == 0 &&
 
 /// Every per-target family, in exposition order.
 struct TargetFamilies {
-  MetricFamily target_info = Family(
-      "portpath_target_info",
-      "A target in the current configuration (1), whether or not it has been traced yet.",
-      MetricType::Gauge);
-  MetricFamily skipped_rounds = Family(
-      "portpath_skipped_rounds_total",
-      "Probe rounds skipped for this target because its previous trace was still running.",
-      MetricType::Counter);
-  MetricFamily destination_reached = Family(
-      "portpath_destination_reached",
-      "1 if the last trace got an answer from the target address itself (SYN-ACK, RST or an "
-      "ICMP error sent by the target), else 0.",
-      MetricType::Gauge);
-  MetricFamily port_open = Family("portpath_port_open",
-                                  "1 if the last trace found the TCP port open (SYN-ACK), else 0.",
-                                  MetricType::Gauge);
+  MetricFamily target_info =
+      Family("portpath_target_info",
+             "A target in the current configuration (1), whether or not it has been traced yet.",
+             MetricType::Gauge);
+  MetricFamily skipped_rounds =
+      Family("portpath_skipped_rounds_total",
+             "Probe rounds skipped for this target because its previous trace was still running.",
+             MetricType::Counter);
+  MetricFamily destination_reached =
+      Family("portpath_destination_reached",
+             "1 if the last trace got an answer from the target address itself (SYN-ACK, RST or an "
+             "ICMP error sent by the target), else 0.",
+             MetricType::Gauge);
+  MetricFamily port_open =
+      Family("portpath_port_open", "1 if the last trace found the TCP port open (SYN-ACK), else 0.",
+             MetricType::Gauge);
   MetricFamily outcome = Family(
       "portpath_outcome",
       "Outcome of the last trace: 1 for the current outcome, 0 for the others (open: SYN-ACK; "
       "closed: RST; filtered: silence; prohibited: ICMP administratively prohibited; "
       "unreachable: other ICMP unreachable; error: the trace could not run).",
       MetricType::Gauge);
-  MetricFamily last_responding_hop_ttl = Family(
-      "portpath_last_responding_hop_ttl",
-      "TTL of the farthest hop that answered in the last trace; absent when none answered.",
-      MetricType::Gauge);
-  MetricFamily blocked_hop_info = Family(
-      "portpath_blocked_hop_info",
-      "The hop where the last trace stopped (filtered, prohibited or unreachable), with its "
-      "address and address class; absent while the path is not blocked.",
-      MetricType::Gauge);
-  MetricFamily blocked_hop_ttl = Family(
-      "portpath_blocked_hop_ttl",
-      "TTL of the hop where the last trace stopped; absent while the path is not blocked.",
-      MetricType::Gauge);
+  MetricFamily last_responding_hop_ttl =
+      Family("portpath_last_responding_hop_ttl",
+             "TTL of the farthest hop that answered in the last trace; absent when none answered.",
+             MetricType::Gauge);
+  MetricFamily blocked_hop_info =
+      Family("portpath_blocked_hop_info",
+             "The hop where the last trace stopped (filtered, prohibited or unreachable), with its "
+             "address and address class; absent while the path is not blocked.",
+             MetricType::Gauge);
+  MetricFamily blocked_hop_ttl =
+      Family("portpath_blocked_hop_ttl",
+             "TTL of the hop where the last trace stopped; absent while the path is not blocked.",
+             MetricType::Gauge);
   MetricFamily hops_to_destination = Family(
       "portpath_hops_to_destination",
       "Number of hops to the target in the last trace; absent when the target was not reached.",
       MetricType::Gauge);
-  MetricFamily duration = Family("portpath_trace_duration_seconds",
-                                 "Wall-clock duration of the last trace in seconds.",
-                                 MetricType::Gauge);
+  MetricFamily duration =
+      Family("portpath_trace_duration_seconds", "Wall-clock duration of the last trace in seconds.",
+             MetricType::Gauge);
   MetricFamily timestamp = Family(
       "portpath_last_trace_timestamp_seconds",
-      "Unix time in seconds at which the last trace of this target finished.",
-      MetricType::Gauge);
+      "Unix time in seconds at which the last trace of this target finished.", MetricType::Gauge);
   MetricFamily address_info = Family(
       "portpath_target_address_info",
       "The address the target's host name resolved to for the last trace.", MetricType::Gauge);
-  MetricFamily hop_responded = Family(
-      "portpath_hop_responded", "1 if at least one probe at this TTL was answered, else 0.",
-      MetricType::Gauge);
-  MetricFamily hop_rtt = Family(
-      "portpath_hop_rtt_seconds",
-      "Mean round-trip time in seconds of the answered probes at this TTL; absent when none "
-      "was answered.",
-      MetricType::Gauge);
+  MetricFamily hop_responded =
+      Family("portpath_hop_responded", "1 if at least one probe at this TTL was answered, else 0.",
+             MetricType::Gauge);
+  MetricFamily hop_rtt =
+      Family("portpath_hop_rtt_seconds",
+             "Mean round-trip time in seconds of the answered probes at this TTL; absent when none "
+             "was answered.",
+             MetricType::Gauge);
   MetricFamily hop_loss = Family(
       "portpath_hop_loss_ratio",
       "Fraction of the probes sent at this TTL that got no answer (0 to 1).", MetricType::Gauge);
-  MetricFamily hop_info = Family(
-      "portpath_hop_info",
-      "The address that answered at this TTL and its address class; absent for silent hops.",
-      MetricType::Gauge);
+  MetricFamily hop_info =
+      Family("portpath_hop_info",
+             "The address that answered at this TTL and its address class; absent for silent hops.",
+             MetricType::Gauge);
 
   void AppendTo(std::vector<MetricFamily>& out) && {
     for (MetricFamily* f :
@@ -205,8 +206,8 @@ void RenderResult(const Labels& target, const probe::TraceResult& r, TargetFamil
 void RenderSelf(const Snapshot& s, std::vector<MetricFamily>& out) {
   const probe::EngineStats& e = s.engine;
 
-  MetricFamily sent = Family("portpath_probes_sent_total",
-                             "TCP SYN probes sent since start.", MetricType::Counter);
+  MetricFamily sent =
+      Family("portpath_probes_sent_total", "TCP SYN probes sent since start.", MetricType::Counter);
   Add(sent, {}, static_cast<double>(e.probes_sent));
   out.push_back(std::move(sent));
 
@@ -216,9 +217,9 @@ void RenderSelf(const Snapshot& s, std::vector<MetricFamily>& out) {
   Add(send_errors, {}, static_cast<double>(e.send_errors));
   out.push_back(std::move(send_errors));
 
-  MetricFamily replies = Family("portpath_replies_total",
-                                "Captured replies matched to one of our probes, by type.",
-                                MetricType::Counter);
+  MetricFamily replies =
+      Family("portpath_replies_total", "Captured replies matched to one of our probes, by type.",
+             MetricType::Counter);
   for (std::size_t i = 0; i < e.replies_by_type.size(); ++i) {
     Add(replies, {{"type", kReplyTypeNames[i]}}, static_cast<double>(e.replies_by_type[i]));
   }
@@ -231,41 +232,40 @@ void RenderSelf(const Snapshot& s, std::vector<MetricFamily>& out) {
       "Captured packets not credited to any probe, by reason (malformed, unrelated, duplicate...).",
       MetricType::Counter);
   for (std::size_t i = 0; i < e.dropped.size(); ++i) {
-    Add(ignored,
-        {{"reason", std::string(packet::ToString(static_cast<packet::DropReason>(i)))}},
+    Add(ignored, {{"reason", std::string(packet::ToString(static_cast<packet::DropReason>(i)))}},
         static_cast<double>(e.dropped[i]));
   }
   out.push_back(std::move(ignored));
 
-  MetricFamily traces = Family("portpath_traces_total",
-                               "Traces completed since start, by outcome.", MetricType::Counter);
+  MetricFamily traces = Family("portpath_traces_total", "Traces completed since start, by outcome.",
+                               MetricType::Counter);
   for (probe::Outcome o : probe::kAllOutcomes) {
     Add(traces, {{"outcome", std::string(probe::ToString(o))}},
         static_cast<double>(s.traces_by_outcome[static_cast<std::size_t>(o)]));
   }
   out.push_back(std::move(traces));
 
-  MetricFamily reload_ok = Family("portpath_config_last_reload_successful",
-                                  "1 if the last configuration reload succeeded, else 0.",
-                                  MetricType::Gauge);
+  MetricFamily reload_ok =
+      Family("portpath_config_last_reload_successful",
+             "1 if the last configuration reload succeeded, else 0.", MetricType::Gauge);
   Add(reload_ok, {}, s.last_reload_successful ? 1 : 0);
   out.push_back(std::move(reload_ok));
 
-  MetricFamily reload_ts = Family(
-      "portpath_config_last_reload_success_timestamp_seconds",
-      "Unix time in seconds of the last successful configuration load.", MetricType::Gauge);
+  MetricFamily reload_ts =
+      Family("portpath_config_last_reload_success_timestamp_seconds",
+             "Unix time in seconds of the last successful configuration load.", MetricType::Gauge);
   Add(reload_ts, {}, s.last_reload_success_timestamp);
   out.push_back(std::move(reload_ts));
 
-  MetricFamily reloads = Family("portpath_config_reloads_total",
-                                "Configuration reloads attempted since start.",
-                                MetricType::Counter);
+  MetricFamily reloads =
+      Family("portpath_config_reloads_total", "Configuration reloads attempted since start.",
+             MetricType::Counter);
   Add(reloads, {}, static_cast<double>(s.reloads_total));
   out.push_back(std::move(reloads));
 
-  MetricFamily failures = Family("portpath_config_reload_failures_total",
-                                 "Configuration reloads that failed since start.",
-                                 MetricType::Counter);
+  MetricFamily failures =
+      Family("portpath_config_reload_failures_total",
+             "Configuration reloads that failed since start.", MetricType::Counter);
   Add(failures, {}, static_cast<double>(s.reload_failures_total));
   out.push_back(std::move(failures));
 }

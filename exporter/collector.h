@@ -4,12 +4,12 @@
 /// snapshot, so a target removed from the config, or a hop that is no longer on
 /// the path, disappears at the next scrape without any bookkeeping.
 
+#include <prometheus/collectable.h>
+#include <prometheus/metric_family.h>
+
 #include <functional>
 #include <string_view>
 #include <vector>
-
-#include <prometheus/collectable.h>
-#include <prometheus/metric_family.h>
 
 #include "exporter/snapshot.h"
 

@@ -3,16 +3,21 @@
 #include <arpa/inet.h>
 #include <civetweb.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <prometheus/metric_family.h>
+#include <prometheus/text_serializer.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <charconv>
+#include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <mutex>
 #include <sstream>
 #include <stdexcept>
-
-#include <prometheus/metric_family.h>
-#include <prometheus/text_serializer.h>
+#include <thread>
 
 namespace portpath::exporter {
 namespace {
@@ -44,12 +49,11 @@ void Send(mg_connection* conn, int status, std::string_view content_type, std::s
           std::string_view extra_headers = {}) {
   const mg_request_info* info = mg_get_request_info(conn);
   const bool head = info && info->request_method && std::strcmp(info->request_method, "HEAD") == 0;
-  std::string header = "HTTP/1.1 " + std::to_string(status) + " " +
-                       mg_get_response_code_text(conn, status) +
-                       "\r\nContent-Type: " + std::string(content_type) +
-                       "\r\nContent-Length: " + std::to_string(body.size()) +
-                       "\r\nCache-Control: no-store\r\nConnection: close\r\n" +
-                       std::string(extra_headers) + "\r\n";
+  std::string header =
+      "HTTP/1.1 " + std::to_string(status) + " " + mg_get_response_code_text(conn, status) +
+      "\r\nContent-Type: " + std::string(content_type) +
+      "\r\nContent-Length: " + std::to_string(body.size()) +
+      "\r\nCache-Control: no-store\r\nConnection: close\r\n" + std::string(extra_headers) + "\r\n";
   mg_write(conn, header.data(), header.size());
   if (!head && !body.empty()) mg_write(conn, body.data(), body.size());
 }
@@ -60,6 +64,66 @@ void SendText(mg_connection* conn, int status, std::string_view body,
 }
 
 std::once_flag civet_init;
+
+/// Owns a socket descriptor (-1 = none).
+class Socket {
+ public:
+  explicit Socket(int fd) : fd_(fd) {}
+  ~Socket() {
+    if (fd_ >= 0) close(fd_);
+  }
+  Socket(const Socket&) = delete;
+  Socket& operator=(const Socket&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_ = -1;
+};
+
+/// The socket address of `address` (loopback when it means all addresses).
+socklen_t ToSockaddr(const ListenAddress& address, bool all_means_loopback, sockaddr_storage& out) {
+  out = {};
+  if (address.ipv6) {
+    auto* a6 = reinterpret_cast<sockaddr_in6*>(&out);
+    a6->sin6_family = AF_INET6;
+    a6->sin6_port = htons(address.port);
+    inet_pton(AF_INET6, address.host.c_str(), &a6->sin6_addr);
+    return sizeof(sockaddr_in6);
+  }
+  auto* a4 = reinterpret_cast<sockaddr_in*>(&out);
+  a4->sin_family = AF_INET;
+  a4->sin_port = htons(address.port);
+  if (!address.host.empty()) {
+    inet_pton(AF_INET, address.host.c_str(), &a4->sin_addr);
+  } else {
+    a4->sin_addr.s_addr = htonl(all_means_loopback ? INADDR_LOOPBACK : INADDR_ANY);
+  }
+  return sizeof(sockaddr_in);
+}
+
+/// CivetWeb reports every bind failure as "Failed to setup server ports"; bind
+/// a socket the same way to learn the errno and say what it means.
+std::string DiagnoseBindFailure(const ListenAddress& address) {
+  sockaddr_storage sa;
+  socklen_t len = ToSockaddr(address, false, sa);
+  Socket s(socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (s.get() < 0) return std::strerror(errno);
+  int one = 1;
+  setsockopt(s.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);  // as CivetWeb does
+  if (bind(s.get(), reinterpret_cast<sockaddr*>(&sa), len) == 0) return {};
+  const int err = errno;
+  std::string text = std::strerror(err);
+  switch (err) {
+    case EADDRINUSE:
+      return text + " (is another process, perhaps another portpath, already listening there?)";
+    case EADDRNOTAVAIL:
+      return text + " (the address is not one of this host's)";
+    case EACCES:
+      return text + " (ports below 1024 need CAP_NET_BIND_SERVICE)";
+    default:
+      return text;
+  }
+}
 
 }  // namespace
 
@@ -177,9 +241,9 @@ HttpServer::HttpServer(std::string_view listen_address, HttpHandlers handlers,
   }
   const std::string threads = std::to_string(options_.num_threads);
   const std::string timeout = std::to_string(options_.request_timeout_ms);
-  const char* config[] = {"listening_ports",    ports.c_str(),   "num_threads", threads.c_str(),
-                          "request_timeout_ms", timeout.c_str(), "enable_keep_alive", "no",
-                          nullptr};
+  const char* config[] = {
+      "listening_ports", ports.c_str(),       "num_threads", threads.c_str(), "request_timeout_ms",
+      timeout.c_str(),   "enable_keep_alive", "no",          nullptr};
 
   // mg_start2 would initialise the library itself, but not thread-safely.
   std::call_once(civet_init, [] { mg_init_library(0); });
@@ -200,26 +264,50 @@ HttpServer::HttpServer(std::string_view listen_address, HttpHandlers handlers,
 
   context_.reset(mg_start2(&init, &error));
   if (!context_) {
-    std::string reason = error_text[0] ? error_text : "CivetWeb failed to start";
-    // CivetWeb reports a busy port as a generic bind failure; say what it
-    // usually means.
-    std::string hint;
-    if (reason.find("in use") != std::string::npos || reason.find("bind") != std::string::npos ||
-        reason.find("Bind") != std::string::npos) {
-      hint = " (is another process, perhaps another portpath, already listening there? is the "
-             "address one of this host's?)";
-    }
-    throw std::runtime_error("cannot listen on " + Quote(listen_address) + ": " + reason + hint);
+    std::string reason = DiagnoseBindFailure(address);
+    if (reason.empty()) reason = error_text[0] ? error_text : "CivetWeb failed to start";
+    throw std::runtime_error("cannot listen on " + Quote(listen_address) + ": " + reason);
   }
 
   mg_server_port bound[4] = {};
   int n = mg_get_server_ports(context_.get(), 4, bound);
-  if (n < 1) throw std::runtime_error("cannot listen on " + Quote(listen_address) +
-                                      ": CivetWeb reports no listening port");
+  if (n < 1)
+    throw std::runtime_error("cannot listen on " + Quote(listen_address) +
+                             ": CivetWeb reports no listening port");
   port_ = static_cast<std::uint16_t>(bound[0].port);
+  wake_address_ = address;
+  wake_address_.port = port_;
 }
 
-HttpServer::~HttpServer() = default;
+HttpServer::~HttpServer() {
+  // CivetWeb's master thread checks the stop flag only between polls of the
+  // listening sockets, 2 s apart in 1.15, so mg_stop() alone takes up to 2 s.
+  // A connection wakes the poll; since the flag is set inside mg_stop(), keep
+  // knocking until it returns. A knock that lands before the flag is accepted
+  // and served by a worker, which reads EOF at once.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stopped = false;
+  std::thread waker([&] {
+    sockaddr_storage sa;
+    socklen_t len = ToSockaddr(wake_address_, true, sa);
+    std::unique_lock lock(mu);
+    while (!stopped) {
+      lock.unlock();
+      Socket s(socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+      if (s.get() >= 0) (void)connect(s.get(), reinterpret_cast<sockaddr*>(&sa), len);
+      lock.lock();
+      cv.wait_for(lock, std::chrono::milliseconds(20), [&] { return stopped; });
+    }
+  });
+  context_.reset();
+  {
+    std::lock_guard lock(mu);
+    stopped = true;
+  }
+  cv.notify_one();
+  waker.join();
+}
 
 int HttpServer::OnLogMessage(const mg_connection* conn, const char* message) {
   // During start-up CivetWeb logs through a stand-in connection whose context

@@ -9,6 +9,8 @@
 /// HEAD is accepted wherever GET is. Anything else is 404; a known path with the
 /// wrong method is 405 with an Allow header.
 
+#include <prometheus/collectable.h>
+
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -16,8 +18,6 @@
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <prometheus/collectable.h>
 
 struct mg_context;
 struct mg_connection;
@@ -29,7 +29,8 @@ inline constexpr std::string_view kMetricsContentType = "text/plain; version=0.0
 
 /// Runs Collect() on each collectable and serializes every family with
 /// prometheus::TextSerializer. Thread-safe if every Collect() is.
-std::string RenderMetrics(const std::vector<std::shared_ptr<prometheus::Collectable>>& collectables);
+std::string RenderMetrics(
+    const std::vector<std::shared_ptr<prometheus::Collectable>>& collectables);
 
 /// What the endpoints do. Each function is called on CivetWeb's worker threads,
 /// possibly several at once, so each must be thread-safe (typically: read the
@@ -105,6 +106,7 @@ class HttpServer {
   HttpHandlers handlers_;
   HttpServerOptions options_;
   std::uint16_t port_ = 0;
+  ListenAddress wake_address_;  // where the destructor knocks to stop CivetWeb quickly
   // Last member: destroyed first, so mg_stop() joins the workers while the
   // handlers they call are still alive.
   std::unique_ptr<mg_context, ContextStopper> context_;

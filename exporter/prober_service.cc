@@ -33,30 +33,36 @@ ProberService::ProberService(ServiceOptions options, const config::Config& initi
       engine_(options.engine, sender, source, clock),
       scheduler_(options.engine.seed + 7),
       started_(clock.Now()) {
-  ApplyConfig(initial);
+  SetConfiguredKeys(initial);
+  pending_config_ = initial;
+  shared_status_.timestamp =
+      std::chrono::duration<double>(started_.time_since_epoch()).count();
+  pending_status_ = shared_status_;
   snapshot_ = std::make_shared<Snapshot>();
 }
 
-void ProberService::ApplyConfig(const config::Config& config) {
-  std::lock_guard lock(mutex_);
-  pending_config_ = config;
+void ProberService::SetConfiguredKeys(const config::Config& config) {
   configured_keys_.clear();
   for (const config::Target& t : config.targets)
     for (std::uint16_t port : t.ports) configured_keys_.insert(TargetKey(t.host, port));
 }
 
+void ProberService::ApplyReload(std::optional<config::Config> config, bool ok, double timestamp) {
+  std::lock_guard lock(mutex_);
+  ++shared_status_.reloads;
+  shared_status_.ok = ok;
+  if (ok) shared_status_.timestamp = timestamp;
+  else ++shared_status_.failures;
+  pending_status_ = shared_status_;
+  if (config) {
+    SetConfiguredKeys(*config);
+    pending_config_ = std::move(config);
+  }
+}
+
 bool ProberService::IsConfigured(const std::string& target) const {
   std::lock_guard lock(mutex_);
   return configured_keys_.count(target) > 0;
-}
-
-void ProberService::SetReloadStatus(bool ok, double timestamp) {
-  std::lock_guard lock(mutex_);
-  reload_ok_ = ok;
-  ++reloads_;
-  if (ok) reload_timestamp_ = timestamp;
-  else ++reload_failures_;
-  dirty_ = true;
 }
 
 SnapshotPtr ProberService::snapshot() const {
@@ -74,14 +80,19 @@ probe::TraceSettings ProberService::TraceSettingsFor(const config::ProbeSettings
   return t;
 }
 
-void ProberService::ApplyPendingConfig(probe::TimePoint now) {
+bool ProberService::ApplyPending(probe::TimePoint now) {
   std::optional<config::Config> config;
+  std::optional<ReloadStatus> status;
   {
     std::lock_guard lock(mutex_);
     config.swap(pending_config_);
-    if (!config) return;
-    if (reloads_ == 0) reload_timestamp_ = std::chrono::duration<double>(now.time_since_epoch()).count();
+    status.swap(pending_status_);
   }
+  if (status) {
+    status_ = *status;
+    dirty_ = true;
+  }
+  if (!config) return status.has_value();
   std::map<std::string, TargetState> next;
   std::map<std::string, ScheduleSettings> schedule;
   for (const config::Target& t : config->targets) {
@@ -113,6 +124,7 @@ void ProberService::ApplyPendingConfig(probe::TimePoint now) {
   spdlog::info("configuration applied: {} target ports ({} added, {} removed), rate limit {} pps",
                targets_.size(), added, removed, config->rate);
   dirty_ = true;
+  return true;
 }
 
 bool ProberService::StartTrace(const TargetState& state, std::uint64_t tag,
@@ -243,12 +255,12 @@ void ProberService::Publish(probe::TimePoint now, bool force) {
   }
   snap->engine = engine_.stats();
   snap->traces_by_outcome = traces_by_outcome_;
+  snap->last_reload_successful = status_.ok;
+  snap->last_reload_success_timestamp = status_.timestamp;
+  snap->reloads_total = status_.reloads;
+  snap->reload_failures_total = status_.failures;
   {
     std::lock_guard lock(mutex_);
-    snap->last_reload_successful = reload_ok_;
-    snap->last_reload_success_timestamp = reload_timestamp_;
-    snap->reloads_total = reloads_;
-    snap->reload_failures_total = reload_failures_;
     snapshot_ = std::move(snap);
   }
   if (!ready_ && (all_done || now - started_ >= options_.ready_after)) {
@@ -276,7 +288,7 @@ std::variant<TargetSnapshot, ProbeNowError> ProberService::ProbeNow(const std::s
 void ProberService::Run(const std::atomic<bool>& stop) {
   while (!stop.load()) {
     probe::TimePoint now = clock_.Now();
-    ApplyPendingConfig(now);
+    if (ApplyPending(now)) Publish(now, true);
     StartDue(now);
     StartProbeRequests();
     // Wake at least every 100 ms for reloads and /probe requests.

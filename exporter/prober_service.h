@@ -4,7 +4,7 @@
 /// publishes immutable snapshots for the HTTP threads.
 ///
 /// Thread-safety: Run() is the loop and owns the engine; call it from one thread.
-/// snapshot(), ready(), ApplyConfig(), SetReloadStatus() and ProbeNow() are safe
+/// snapshot(), ready(), ApplyReload(), IsConfigured() and ProbeNow() are safe
 /// from any thread (they hand work to the loop or read a published snapshot).
 
 #include <atomic>
@@ -63,10 +63,12 @@ class ProberService {
   SnapshotPtr snapshot() const;
   bool ready() const { return ready_.load(); }
 
-  /// Takes effect at the loop's next turn. Unchanged targets keep their results;
-  /// removed ones vanish from the next snapshot.
-  void ApplyConfig(const config::Config& config);
-  void SetReloadStatus(bool ok, double timestamp);
+  /// A reload's outcome: the new configuration (nullopt when the file was bad
+  /// and the last good one stays) and its status. Both take effect together at
+  /// the loop's next turn, and the next snapshot is published at once, so a
+  /// scrape never shows "reload succeeded" with the old targets. Unchanged
+  /// targets keep their results; removed ones vanish.
+  void ApplyReload(std::optional<config::Config> config, bool ok, double timestamp);
 
   /// Traces one configured target now (the /probe endpoint) and waits for it.
   std::variant<TargetSnapshot, ProbeNowError> ProbeNow(const std::string& target,
@@ -89,7 +91,9 @@ class ProberService {
     std::promise<std::variant<TargetSnapshot, ProbeNowError>> promise;
   };
 
-  void ApplyPendingConfig(probe::TimePoint now);
+  /// Returns true when something was applied.
+  bool ApplyPending(probe::TimePoint now);
+  void SetConfiguredKeys(const config::Config& config);
   void StartDue(probe::TimePoint now);
   void StartProbeRequests();
   bool StartTrace(const TargetState& state, std::uint64_t tag, probe::TraceResult& error_out);
@@ -117,13 +121,18 @@ class ProberService {
   // Shared with other threads.
   mutable std::mutex mutex_;
   std::optional<config::Config> pending_config_;
+  struct ReloadStatus {
+    bool ok = true;
+    double timestamp = 0;
+    std::uint64_t reloads = 0;
+    std::uint64_t failures = 0;
+  };
+  std::optional<ReloadStatus> pending_status_;
+  ReloadStatus status_;  // loop-owned copy, published in snapshots
   std::deque<std::shared_ptr<ProbeRequest>> probe_requests_;
   std::set<std::string> configured_keys_;
   SnapshotPtr snapshot_;
-  bool reload_ok_ = true;
-  double reload_timestamp_ = 0;
-  std::uint64_t reloads_ = 0;
-  std::uint64_t reload_failures_ = 0;
+  ReloadStatus shared_status_;  // counts kept under mutex_
   std::atomic<bool> ready_{false};
 };
 

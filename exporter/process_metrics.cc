@@ -126,8 +126,8 @@ std::vector<MetricFamily> ProcessCollector::Collect() const {
                        "Total user and system CPU time spent in seconds.", MetricType::Counter,
                        s->cpu_seconds));
   if (s->open_fds) {
-    out.push_back(Single("process_open_fds", "Number of open file descriptors.",
-                         MetricType::Gauge, *s->open_fds));
+    out.push_back(Single("process_open_fds", "Number of open file descriptors.", MetricType::Gauge,
+                         *s->open_fds));
   }
   if (s->max_fds) {
     out.push_back(Single("process_max_fds", "Maximum number of open file descriptors.",
@@ -138,8 +138,8 @@ std::vector<MetricFamily> ProcessCollector::Collect() const {
   out.push_back(Single("process_resident_memory_bytes", "Resident memory size in bytes.",
                        MetricType::Gauge, s->resident_memory_bytes));
   out.push_back(Single("process_start_time_seconds",
-                       "Start time of the process since unix epoch in seconds.",
-                       MetricType::Gauge, s->start_time_seconds));
+                       "Start time of the process since unix epoch in seconds.", MetricType::Gauge,
+                       s->start_time_seconds));
   return out;
 }
 

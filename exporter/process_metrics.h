@@ -3,18 +3,18 @@
 /// help texts of the Go client's process collector so existing dashboards and
 /// alerts for exporters work unchanged.
 
+#include <prometheus/collectable.h>
+#include <prometheus/metric_family.h>
+
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <prometheus/collectable.h>
-#include <prometheus/metric_family.h>
 
 namespace portpath::exporter {
 
 /// One reading of the process's own resource use, from procfs.
 struct ProcessStats {
-  double cpu_seconds = 0;          // user + system
+  double cpu_seconds = 0;  // user + system
   double resident_memory_bytes = 0;
   double virtual_memory_bytes = 0;
   double start_time_seconds = 0;   // Unix seconds

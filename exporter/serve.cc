@@ -131,12 +131,11 @@ class Reloader {
     if (!result.ok()) {
       std::string errors = JoinErrors(result.errors);
       spdlog::error("config reload ({}) failed; keeping the last good configuration:\n{}", why, errors);
-      service_.SetReloadStatus(false, NowSeconds());
+      service_.ApplyReload(std::nullopt, false, NowSeconds());
       return {false, errors};
     }
-    service_.ApplyConfig(*result.config);
-    service_.SetReloadStatus(true, NowSeconds());
-    spdlog::info("config reloaded ({}): {} targets from {}", why, result.config->targets.size(), path_);
+    service_.ApplyReload(std::move(result.config), true, NowSeconds());
+    spdlog::info("config reloaded ({}) from {}", why, path_);
     return {true, "config reloaded"};
   }
 
@@ -229,12 +228,20 @@ int RunServe(const ServeOptions& options) {
   handlers.metrics_text = [&collectables] { return RenderMetrics(collectables); };
   handlers.ready = [&service] { return service.ready(); };
   handlers.reload = [&reloader] { return reloader.Reload("POST /-/reload"); };
-  handlers.probe = [&service](const std::string& target) -> std::pair<int, std::string> {
+  // At most two /probe traces at once: each holds an HTTP worker until its trace
+  // ends, and /metrics must always find a free one.
+  std::atomic<int> probes_in_flight{0};
+  handlers.probe = [&service, &probes_in_flight](const std::string& target) -> std::pair<int, std::string> {
     if (!service.IsConfigured(target))
       return {400, "target '" + target +
                        "' is not in the configuration; /probe traces configured targets only "
                        "(write it as in the target label, e.g. host:443 or [2001:db8::1]:443)\n"};
-    auto result = service.ProbeNow(target, std::chrono::seconds(120));
+    if (probes_in_flight.fetch_add(1) >= 2) {
+      probes_in_flight.fetch_sub(1);
+      return {429, "two /probe traces are already running; try again when one has finished\n"};
+    }
+    auto result = service.ProbeNow(target, std::chrono::seconds(60));
+    probes_in_flight.fetch_sub(1);
     if (auto* error = std::get_if<ProbeNowError>(&result)) {
       if (*error == ProbeNowError::kTimedOut) return {504, "the trace did not finish in time\n"};
       return {503, "the exporter is stopping\n"};
@@ -246,7 +253,7 @@ int RunServe(const ServeOptions& options) {
   try {
     http.emplace(options.listen_address, handlers);
   } catch (const std::exception& e) {
-    spdlog::error("portpath serve: cannot listen on {}: {}", options.listen_address, e.what());
+    spdlog::error("portpath serve: {}", e.what());
     return 3;
   }
   LogConfigSummary(config, options.listen_address + " (port " + std::to_string(http->port()) + ")");

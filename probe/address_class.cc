@@ -57,7 +57,7 @@ AddressClass ClassifyV6(const std::array<std::uint8_t, 16>& b) {
   if (Prefix6(b, {0xfc}, 7)) return AddressClass::kUniqueLocal;
   if (Prefix6(b, {0xfe, 0x80}, 10)) return AddressClass::kLinkLocal;
   if (Prefix6(b, {0xff}, 8)) return AddressClass::kMulticast;
-  if (Prefix6(b, {0x20, 0x01, 0x0d, 0xb8}, 32) || Prefix6(b, {0x3f, 0xff}, 20))
+  if (Prefix6(b, {0x20, 0x01, 0x0d, 0xb8}, 32) || Prefix6(b, {0x3f, 0xff, 0x00}, 20))
     return AddressClass::kDocumentation;
   if (Prefix6(b, {0x20, 0x01, 0x00, 0x02, 0x00, 0x00}, 48)) return AddressClass::kBenchmarking;
   if (Prefix6(b, {0x01, 0x00, 0, 0, 0, 0, 0, 0}, 64)) return AddressClass::kReserved;  // discard

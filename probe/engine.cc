@@ -1,5 +1,6 @@
 #include "probe/engine.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -214,6 +215,11 @@ void Engine::RunOnce(Duration max_wait) {
   }
   std::vector<std::uint16_t> touched;
   touched.swap(touched_);
+  // A slot is touched once per due timer and per reply, and every Advance schedules
+  // a timer of its own: advancing a slot more than once per turn would multiply its
+  // timers with every probe (quadratic timers, cubic work for a long trace).
+  std::sort(touched.begin(), touched.end());
+  touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
   for (std::uint16_t slot : touched) Advance(slot, now);
   SendSome(now);
 }

@@ -47,7 +47,7 @@ std::string UnreachableMarker(bool v6, int code) {
       case 2: return "!S";
       case 3: return "!H";
       case 4: return "!P";
-      default: return "!" + std::to_string(code);
+      default: return std::string("!").append(std::to_string(code));
     }
   }
   switch (code) {
@@ -58,7 +58,7 @@ std::string UnreachableMarker(bool v6, int code) {
     case 5: return "!S";
     case 14: return "!V";
     case 15: return "!C";
-    default: return "!" + std::to_string(code);
+    default: return std::string("!").append(std::to_string(code));
   }
 }
 
@@ -330,8 +330,7 @@ void Trace::FillResult(const packet::IpAddress& destination, TraceResult& result
   result.marker = UnreachableMarker(v6, r.icmp_code);
   // The sender's own distance: where it answered time-exceeded, if it did;
   // otherwise the lowest TTL that drew its error, corrected by the quoted
-  // residual TTL (a router that forwards decrements first and rejects later, so
-  // probe TTL - quoted TTL + 1 bounds its distance from above).
+  // residual TTL, which bounds the distance from above.
   int distance = 0;
   int first_error = 0;
   int residual_bound = 0;
@@ -342,7 +341,13 @@ void Trace::FillResult(const packet::IpAddress& destination, TraceResult& result
       if (p.reply.type == ReplyType::kUnreachable) {
         if (first_error == 0) first_error = ttl;
         if (p.reply.quoted_ttl && *p.reply.quoted_ttl >= 1 && *p.reply.quoted_ttl <= ttl) {
-          int bound = ttl - *p.reply.quoted_ttl + 1;
+          // Errors raised after the forwarding decrement (a FORWARD-chain
+          // reject, a failed neighbour lookup) quote TTL - distance; errors
+          // raised before it (no route) and a host's own errors quote one more.
+          bool after_decrement = p.reply.from != destination &&
+                                 (IsProhibitedCode(v6, p.reply.icmp_code) ||
+                                  p.reply.icmp_code == (v6 ? 3 : 1));
+          int bound = ttl - *p.reply.quoted_ttl + (after_decrement ? 0 : 1);
           if (residual_bound == 0 || bound < residual_bound) residual_bound = bound;
         }
       }

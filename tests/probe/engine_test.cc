@@ -1,0 +1,574 @@
+#include "probe/engine.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <ctime>
+#include <map>
+#include <optional>
+#include <set>
+#include <vector>
+
+#include "probe/packet/bytes.h"
+#include "probe/verdict.h"
+#include "tests/probe/fixtures.h"
+
+namespace portpath::probe {
+namespace {
+
+using namespace std::chrono_literals;
+using packet::ByteReader;
+using packet::Bytes;
+using packet::ByteWriter;
+using packet::DropReason;
+using packet::IpAddress;
+
+IpAddress Ip(const char* text) { return *IpAddress::Parse(text); }
+IpAddress Ip(const std::string& text) { return *IpAddress::Parse(text); }
+const TimePoint kEpoch = TimePoint{} + std::chrono::hours(24 * 365 * 50);
+
+class FakeClock : public TimeSource {
+ public:
+  TimePoint Now() override { return now; }
+  TimePoint now = kEpoch;
+};
+
+/// A router's ICMP policing: a token bucket like Linux's per-destination limit
+/// (icmp_ratelimit: a burst of 6, then one message per second).
+struct Policer {
+  double burst = 0;  // 0 = unlimited
+  double per_second = 0;
+  double tokens = -1;
+  TimePoint last{};
+  bool Take(TimePoint now) {
+    if (burst == 0) return true;
+    if (tokens < 0) {
+      tokens = burst;
+      last = now;
+    }
+    tokens =
+        std::min(burst, tokens + std::chrono::duration<double>(now - last).count() * per_second);
+    last = now;
+    if (tokens < 1) return false;
+    tokens -= 1;
+    return true;
+  }
+};
+
+struct Router {
+  IpAddress v4, v6;
+  Policer policer;
+};
+
+/// What the end of a path does with a probe.
+enum class End {
+  kOpen,           // the destination answers SYN-ACK
+  kClosed,         // the destination answers RST
+  kFilteredAfter,  // router k drops the port: TTL > k is silent
+  kProhibitedAt,   // router k answers TTL > k with !X (time-exceeded at TTL k)
+};
+
+struct SimPath {
+  std::vector<int> routers;  // indices into FakeNetwork::routers; hop n = routers[n-1]
+  End end = End::kOpen;
+  int k = 0;
+  bool duplicate_tcp = false;  // the destination's answer arrives twice
+};
+
+/// The probe as the fake network reads it off the wire.
+struct WireProbe {
+  bool v6 = false;
+  IpAddress source, destination;
+  int ttl = 0;
+  std::uint16_t source_port = 0, destination_port = 0;
+  std::uint32_t sequence = 0;
+  std::vector<std::uint8_t> bytes;
+  TimePoint sent{};
+};
+
+std::optional<WireProbe> ParseProbe(Bytes ip) {
+  WireProbe p;
+  ByteReader r(ip);
+  auto first = r.u8();
+  if (!first) return std::nullopt;
+  p.v6 = (*first >> 4) == 6;
+  std::size_t header = p.v6 ? 40 : 20;
+  if (ip.size() < header + 20) return std::nullopt;
+  if (p.v6) {
+    if (ip[6] != 6) return std::nullopt;
+    p.ttl = ip[7];
+    p.source = IpAddress::FromBytes(packet::Family::kIpv6, &ip[8]);
+    p.destination = IpAddress::FromBytes(packet::Family::kIpv6, &ip[24]);
+  } else {
+    if (*first != 0x45 || ip[9] != 6) return std::nullopt;
+    p.ttl = ip[8];
+    p.source = IpAddress::FromBytes(packet::Family::kIpv4, &ip[12]);
+    p.destination = IpAddress::FromBytes(packet::Family::kIpv4, &ip[16]);
+  }
+  ByteReader tcp(ip.subspan(header));
+  p.source_port = *tcp.u16();
+  p.destination_port = *tcp.u16();
+  p.sequence = *tcp.u32();
+  tcp.skip(5);
+  if (*tcp.u8() != 0x02) return std::nullopt;  // only SYNs are probes
+  p.bytes.assign(ip.begin(), ip.end());
+  return p;
+}
+
+void IpHeader(ByteWriter& w, bool v6, const IpAddress& from, const IpAddress& to,
+              std::uint8_t proto, std::size_t payload) {
+  if (v6) {
+    w.u32(6u << 28);
+    w.u16(static_cast<std::uint16_t>(payload));
+    w.u8(proto);
+    w.u8(60);
+    w.bytes(Bytes(from.bytes().data(), 16));
+    w.bytes(Bytes(to.bytes().data(), 16));
+  } else {
+    w.u8(0x45);
+    w.u8(0);
+    w.u16(static_cast<std::uint16_t>(20 + payload));
+    w.u32(0);
+    w.u8(60);
+    w.u8(proto);
+    w.u16(0);  // checksums are not checked by the decoder
+    w.bytes(Bytes(from.bytes().data(), 4));
+    w.bytes(Bytes(to.bytes().data(), 4));
+  }
+}
+
+/// What a router sends: ICMP time-exceeded or unreachable quoting the probe with
+/// the TTL it had on arrival minus its decrement. IPv4 quotes the RFC 792 minimum
+/// (IP header + 8 bytes), IPv6 the whole probe (RFC 4443), so both paths are used.
+std::vector<std::uint8_t> IcmpError(const WireProbe& p, const IpAddress& from, bool time_exceeded,
+                                    std::uint8_t code, int quoted_ttl) {
+  std::vector<std::uint8_t> quote = p.bytes;
+  if (!p.v6) quote.resize(28);
+  quote[p.v6 ? 7 : 8] = static_cast<std::uint8_t>(quoted_ttl);
+  ByteWriter w;
+  IpHeader(w, p.v6, from, p.source, p.v6 ? 58 : 1, 8 + quote.size());
+  w.u8(p.v6 ? (time_exceeded ? 3 : 1) : (time_exceeded ? 11 : 3));
+  w.u8(code);
+  w.u16(0);
+  w.u32(0);
+  w.bytes(quote);
+  return w.take();
+}
+
+std::vector<std::uint8_t> TcpAnswer(const WireProbe& p, bool syn_ack) {
+  ByteWriter w;
+  IpHeader(w, p.v6, p.destination, p.source, 6, 20);
+  w.u16(p.destination_port);
+  w.u16(p.source_port);
+  w.u32(syn_ack ? 0x51f0c0de : 0);
+  w.u32(p.sequence + 1);
+  w.u8(0x50);
+  w.u8(syn_ack ? 0x12 : 0x14);
+  w.u16(syn_ack ? 65535 : 0);
+  w.u32(0);
+  return w.take();
+}
+
+/// A simulated network: the sender reads each SYN and queues what the path would
+/// send back; the source delivers due packets and moves the fake clock forward
+/// instead of sleeping.
+class FakeNetwork : public PacketSender, public PacketSource {
+ public:
+  explicit FakeNetwork(FakeClock& clock) : clock_(clock) {}
+
+  std::vector<Router> routers;
+  std::map<IpAddress, SimPath> paths;    // by destination
+  std::map<IpAddress, int> send_errors;  // errno returned for a destination...
+  int send_error_count = 1;              // ...this many times (ENOBUFS) or forever (others)
+  Duration per_hop = 1ms;                // one-way delay per hop
+  std::vector<WireProbe> sent;
+
+  int Send(const IpAddress& destination, Bytes ip_packet) override {
+    auto e = send_errors.find(destination);
+    if (e != send_errors.end()) {
+      int err = e->second;
+      if (err != ENOBUFS || send_error_count-- > 0) return err;
+    }
+    std::optional<WireProbe> p = ParseProbe(ip_packet);
+    EXPECT_TRUE(p) << "the engine sent something that is not a SYN probe";
+    if (!p) return 0;
+    EXPECT_EQ(p->destination, destination);
+    p->sent = clock_.Now();
+    sent.push_back(*p);
+    Respond(*p);
+    return 0;
+  }
+
+  void Poll(Duration max_wait, const Handler& handler) override {
+    if (queue_.empty() || queue_.begin()->first > clock_.now) {
+      TimePoint wake = clock_.now + max_wait;
+      if (!queue_.empty() && queue_.begin()->first < wake) wake = queue_.begin()->first;
+      clock_.now = std::max(clock_.now, wake);
+    }
+    while (!queue_.empty() && queue_.begin()->first <= clock_.now) {
+      std::vector<std::uint8_t> bytes = std::move(queue_.begin()->second);
+      TimePoint at = queue_.begin()->first;
+      queue_.erase(queue_.begin());
+      handler(bytes, at);
+    }
+  }
+
+  /// Queues an arbitrary packet for delivery at `at`.
+  void Inject(std::vector<std::uint8_t> bytes, TimePoint at) {
+    queue_.emplace(at, std::move(bytes));
+  }
+
+ private:
+  void Deliver(std::vector<std::uint8_t> bytes, const WireProbe& p, int hops) {
+    queue_.emplace(p.sent + 2 * hops * per_hop, std::move(bytes));
+  }
+  void FromRouter(const WireProbe& p, int hop, bool time_exceeded, std::uint8_t code,
+                  int quoted_ttl, const SimPath& path) {
+    Router& r =
+        routers.at(static_cast<std::size_t>(path.routers.at(static_cast<std::size_t>(hop - 1))));
+    if (!r.policer.Take(clock_.Now())) return;
+    Deliver(IcmpError(p, p.v6 ? r.v6 : r.v4, time_exceeded, code, quoted_ttl), p, hop);
+  }
+  void Respond(const WireProbe& p) {
+    auto it = paths.find(p.destination);
+    if (it == paths.end()) return;
+    const SimPath& path = it->second;
+    int dist = static_cast<int>(path.routers.size()) + 1;
+    switch (path.end) {
+      case End::kFilteredAfter:
+        if (p.ttl <= path.k) FromRouter(p, p.ttl, true, 0, 1, path);
+        return;
+      case End::kProhibitedAt:
+        if (p.ttl <= path.k)
+          FromRouter(p, p.ttl, true, 0, 1, path);
+        else
+          FromRouter(p, path.k, false, p.v6 ? 1 : 13, p.ttl - path.k, path);
+        return;
+      case End::kOpen:
+      case End::kClosed:
+        if (p.ttl < dist) {
+          FromRouter(p, p.ttl, true, 0, 1, path);
+          return;
+        }
+        Deliver(TcpAnswer(p, path.end == End::kOpen), p, dist);
+        if (path.duplicate_tcp) Deliver(TcpAnswer(p, path.end == End::kOpen), p, dist);
+        return;
+    }
+  }
+
+  FakeClock& clock_;
+  std::multimap<TimePoint, std::vector<std::uint8_t>> queue_;
+};
+
+/// Six routers r1..r6 with lab-like addresses, shared by every path.
+std::vector<Router> SixRouters() {
+  std::vector<Router> r;
+  for (int i = 1; i <= 6; ++i)
+    r.push_back(
+        {Ip("10.0." + std::to_string(i) + ".1"), Ip("fd00:" + std::to_string(i) + "::1"), {}});
+  return r;
+}
+
+struct Harness {
+  FakeClock clock;
+  FakeNetwork net{clock};
+  std::unique_ptr<Engine> engine;
+  std::map<std::uint64_t, TraceResult> results;
+
+  explicit Harness(double rate = 100000, TraceSettings settings = {}) : settings(settings) {
+    net.routers = SixRouters();
+    EngineOptions o;
+    o.rate = rate;
+    o.seed = 42;
+    engine = std::make_unique<Engine>(o, net, net, clock);
+  }
+  TraceSettings settings;
+
+  /// Adds a path to `dest` over routers r1..r(hops) and starts a trace of it.
+  void Add(const std::string& dest, std::uint16_t port, SimPath path) {
+    IpAddress d = Ip(dest);
+    if (path.routers.empty())
+      for (int i = 0; i < 6; ++i) path.routers.push_back(i);
+    net.paths[d] = path;
+    TraceJob job;
+    job.target = dest + ":" + std::to_string(port);
+    job.host = dest;
+    job.destination = d;
+    job.source = d.is_v6() ? Ip("fd00::100") : Ip("10.0.0.100");
+    job.port = port;
+    job.settings = settings;
+    job.tag = next_tag++;
+    ASSERT_TRUE(engine->Start(job));
+  }
+  /// Runs until idle, in virtual time; returns the virtual time it took.
+  Duration Run(Duration limit = 120s) {
+    TimePoint start = clock.now;
+    while (engine->active() > 0 && clock.now - start < limit) engine->RunOnce(1s);
+    EXPECT_EQ(engine->active(), 0u) << "traces still running after the limit";
+    for (FinishedTrace& f : engine->TakeFinished()) results[f.tag] = std::move(f.result);
+    return clock.now - start;
+  }
+  std::uint64_t next_tag = 0;
+  std::uint64_t Dropped(DropReason r) const {
+    return engine->stats().dropped[static_cast<std::size_t>(r)];
+  }
+};
+
+std::string V4Target(int i) { return "192.0.2." + std::to_string(32 + i); }
+std::string V6Target(int i) { return "2001:db8:ff::" + std::to_string(100 + i); }
+
+TEST(EngineTest, OneTraceOfEachKindGivesTheRightVerdict) {
+  Harness h;
+  h.Add("192.0.2.10", 80, {{}, End::kOpen});
+  h.Add("2001:db8:ff::10", 81, {{}, End::kClosed});
+  h.Add("192.0.2.11", 9443, {{}, End::kFilteredAfter, 5});
+  h.Add("2001:db8:ff::11", 135, {{}, End::kProhibitedAt, 5});
+  h.Run();
+  ASSERT_EQ(h.results.size(), 4u);
+
+  const TraceResult& open = h.results[0];
+  EXPECT_EQ(open.outcome, Outcome::kOpen);
+  EXPECT_EQ(open.last_responding_hop->ttl, 7);
+  EXPECT_EQ(open.hops.size(), 7u);
+  EXPECT_EQ(open.hops[2].address, Ip("10.0.3.1"));
+
+  const TraceResult& closed = h.results[1];
+  EXPECT_EQ(closed.outcome, Outcome::kClosed);
+  EXPECT_EQ(closed.last_responding_hop->address, Ip("2001:db8:ff::10"));
+
+  const TraceResult& filtered = h.results[2];
+  EXPECT_EQ(filtered.outcome, Outcome::kFiltered);
+  ASSERT_TRUE(filtered.blocked_hop);
+  EXPECT_EQ(filtered.blocked_hop->ttl, 5);
+  EXPECT_EQ(filtered.blocked_hop->address, Ip("10.0.5.1"));
+  EXPECT_NE(Verdict(filtered).find("network administrator"), std::string::npos);
+
+  const TraceResult& prohibited = h.results[3];
+  EXPECT_EQ(prohibited.outcome, Outcome::kProhibited);
+  EXPECT_EQ(prohibited.marker, "!X");
+  ASSERT_TRUE(prohibited.blocked_hop);
+  EXPECT_EQ(prohibited.blocked_hop->ttl, 5);
+  EXPECT_EQ(prohibited.blocked_hop->address, Ip("fd00:5::1"));
+
+  const EngineStats& s = h.engine->stats();
+  EXPECT_EQ(s.traces_started, 4u);
+  EXPECT_EQ(s.traces_finished, 4u);
+  EXPECT_EQ(s.probes_sent, h.net.sent.size());
+  EXPECT_GT(s.replies_by_type[static_cast<std::size_t>(packet::ReplyType::kSynAck)], 0u);
+  EXPECT_GT(s.replies_by_type[static_cast<std::size_t>(packet::ReplyType::kUnreachable)], 0u);
+}
+
+TEST(EngineTest, ProbesKeepOneFlowPerTrace) {
+  // Paris traceroute: every TTL of a trace uses the same ports, IP ID / flow label.
+  Harness h;
+  h.Add("192.0.2.10", 80, {{}, End::kOpen});
+  h.Add("2001:db8:ff::10", 80, {{}, End::kOpen});
+  h.Run();
+  std::map<IpAddress, std::set<std::vector<std::uint8_t>>> flows;
+  for (const WireProbe& p : h.net.sent) {
+    std::vector<std::uint8_t> key = {static_cast<std::uint8_t>(p.source_port >> 8),
+                                     static_cast<std::uint8_t>(p.source_port)};
+    if (p.v6)
+      key.insert(key.end(), p.bytes.begin() + 1, p.bytes.begin() + 4);  // flow label
+    else
+      key.insert(key.end(), p.bytes.begin() + 4, p.bytes.begin() + 6);  // IP ID
+    flows[p.destination].insert(key);
+  }
+  for (auto& [dest, keys] : flows) EXPECT_EQ(keys.size(), 1u) << dest.ToString();
+}
+
+TEST(EngineTest, ManyTracesAtOnceFinishInAboutOneTimeout) {
+  Harness h(20000);
+  for (int i = 0; i < 16; ++i) {
+    h.Add(V4Target(i), 80, {{}, i % 2 ? End::kClosed : End::kOpen});
+    h.Add(V6Target(i), 80, {{}, End::kOpen});
+  }
+  for (int i = 0; i < 200; ++i) h.Add("198.18.0." + std::to_string(i + 1), 80, {{}, End::kOpen});
+  Duration took = h.Run();
+  ASSERT_EQ(h.results.size(), 232u);
+  for (auto& [tag, r] : h.results) {
+    EXPECT_TRUE(r.outcome == Outcome::kOpen || r.outcome == Outcome::kClosed) << r.target;
+    EXPECT_EQ(r.last_responding_hop->ttl, 7) << r.target;
+  }
+  // 232 traces, each a few round trips of work, concurrently: well under one
+  // 1 s timeout in all, where one after the other they would take seconds.
+  EXPECT_LT(took, 1s);
+}
+
+TEST(EngineTest, ManyFilteredTracesTakeAsLongAsOne) {
+  Harness one;
+  one.Add("192.0.2.10", 9443, {{}, End::kFilteredAfter, 4});
+  Duration single = one.Run();
+
+  Harness many(20000);
+  for (int i = 0; i < 100; ++i)
+    many.Add("198.18.0." + std::to_string(i + 1), 9443, {{}, End::kFilteredAfter, 4});
+  Duration all = many.Run();
+  for (auto& [tag, r] : many.results) {
+    ASSERT_TRUE(r.blocked_hop) << r.target;
+    EXPECT_EQ(r.blocked_hop->ttl, 4) << r.target;
+  }
+  EXPECT_GE(single, 2s);  // the wave's timeout and one silent re-probe round
+  EXPECT_LT(all, single + 500ms);
+}
+
+TEST(EngineTest, GlobalRateLimitIsRespected) {
+  constexpr double kRate = 200;
+  Harness h(kRate);
+  for (int i = 0; i < 20; ++i) h.Add(V4Target(i), 8443, {{}, End::kFilteredAfter, 2});
+  h.Run();
+  std::vector<TimePoint> times;
+  for (const WireProbe& p : h.net.sent) times.push_back(p.sent);
+  ASSERT_GT(times.size(), 1000u);
+  // Any one-second window holds at most a second's worth plus the 10 ms burst.
+  std::size_t worst = 0;
+  for (std::size_t i = 0, j = 0; i < times.size(); ++i) {
+    while (j < times.size() && times[j] < times[i] + 1s) ++j;
+    worst = std::max(worst, j - i);
+  }
+  EXPECT_LE(worst, static_cast<std::size_t>(kRate + kRate / 100));
+  // ...and the limit is used, not undershot: the first second is nearly full.
+  std::size_t first_second = static_cast<std::size_t>(
+      std::count_if(times.begin(), times.end(), [&](TimePoint t) { return t < times[0] + 1s; }));
+  EXPECT_GE(first_second, static_cast<std::size_t>(0.95 * kRate));
+}
+
+TEST(EngineTest, ProbesOfConcurrentTracesAreInterleavedFairly) {
+  Harness h(1000);
+  for (int i = 0; i < 10; ++i) h.Add(V4Target(i), 80, {{}, End::kOpen});
+  h.Run();
+  ASSERT_GE(h.net.sent.size(), 30u);
+  std::set<IpAddress> first10, first30;
+  std::map<IpAddress, int> count30;
+  for (std::size_t i = 0; i < 30; ++i) {
+    if (i < 10) first10.insert(h.net.sent[i].destination);
+    ++count30[h.net.sent[i].destination];
+  }
+  EXPECT_EQ(first10.size(), 10u);
+  for (auto& [dest, n] : count30) EXPECT_EQ(n, 3) << dest.ToString();
+  // TTL-major within each trace: the first probe of every trace is TTL 1.
+  for (std::size_t i = 0; i < 10; ++i) EXPECT_EQ(h.net.sent[i].ttl, 1);
+}
+
+TEST(EngineTest, GarbageIsCountedByReasonAndIgnored) {
+  Harness h;
+  h.Add("192.0.2.10", 80, {{}, End::kOpen, 0, /*duplicate_tcp=*/true});
+  TimePoint t = h.clock.now + 1ms;
+  h.net.Inject({0x45, 0x00, 0x00}, t);  // a runt
+  std::vector<std::uint8_t> echo = testing::LoadPacket("v4_time_exceeded.hex");
+  echo[20] = 8;  // ICMP echo request
+  h.net.Inject(echo, t);
+  std::vector<std::uint8_t> udp_quote = testing::LoadPacket("v4_time_exceeded.hex");
+  udp_quote[28 + 9] = 17;
+  h.net.Inject(udp_quote, t);
+  // A real SYN-ACK from the lab capture: a trace of another engine (another key).
+  h.net.Inject(testing::LoadPacket("v4_syn_ack.hex"), t);
+  h.Run();
+  ASSERT_EQ(h.results.size(), 1u);
+  EXPECT_EQ(h.results[0].outcome, Outcome::kOpen);
+  EXPECT_EQ(h.results[0].last_responding_hop->ttl, 7);
+  EXPECT_EQ(h.Dropped(DropReason::kTruncated), 1u);
+  EXPECT_EQ(h.Dropped(DropReason::kUnrelatedIcmp), 1u);
+  EXPECT_EQ(h.Dropped(DropReason::kQuoteNotTcp), 1u);
+  EXPECT_EQ(h.Dropped(DropReason::kNoSuchTrace), 1u);
+  // Every SYN-ACK came twice; the second of each pair is a duplicate (or arrives
+  // after the trace finished, when its slot names no trace any more).
+  std::uint64_t syn_acks =
+      h.engine->stats().replies_by_type[static_cast<std::size_t>(packet::ReplyType::kSynAck)];
+  EXPECT_GT(syn_acks, 0u);
+  EXPECT_EQ(h.Dropped(DropReason::kDuplicate), syn_acks);
+}
+
+TEST(EngineTest, LateRepliesAfterATraceFinishedAreDroppedNotCredited) {
+  Harness h;
+  h.Add("192.0.2.10", 80, {{}, End::kOpen});
+  h.Run();
+  ASSERT_EQ(h.results.size(), 1u);
+  std::uint64_t before = h.Dropped(DropReason::kNoSuchTrace);
+  // Replay every probe's SYN-ACK after the trace is gone.
+  std::vector<WireProbe> old = h.net.sent;
+  for (const WireProbe& p : old) h.net.Inject(TcpAnswer(p, true), h.clock.now);
+  h.Add("192.0.2.11", 80, {{}, End::kOpen});  // a new trace in the next slot
+  h.Run();
+  EXPECT_EQ(h.results[1].outcome, Outcome::kOpen);
+  EXPECT_EQ(h.Dropped(DropReason::kNoSuchTrace) - before, old.size());
+  EXPECT_EQ(h.Dropped(DropReason::kDuplicate), 0u);
+}
+
+TEST(EngineTest, RateLimitedRoutersStillGiveTheRightVerdictThanksToRetries) {
+  // Ten traces share routers that police ICMP like Linux (a burst of 6, then one per
+  // second): the first wave draws 30 time-exceeded from each router and gets 6.
+  auto run = [](int max_retries) {
+    TraceSettings s;
+    s.max_retries = max_retries;
+    Harness h(1000, s);
+    for (Router& r : h.net.routers) r.policer = Policer{6, 1};
+    for (int i = 0; i < 10; ++i) h.Add(V4Target(i), 9443, {{}, End::kFilteredAfter, 4});
+    h.Run(300s);
+    std::vector<int> blocked;
+    for (auto& [tag, r] : h.results) blocked.push_back(r.blocked_hop ? r.blocked_hop->ttl : 0);
+    return blocked;
+  };
+  std::vector<int> without = run(0);
+  EXPECT_NE(std::count(without.begin(), without.end(), 4), 10)
+      << "the scenario does not police enough";
+  std::vector<int> with = run(TraceSettings{}.max_retries);
+  EXPECT_EQ(with, std::vector<int>(10, 4));
+}
+
+TEST(EngineTest, RateLimitedRoutersDoNotHideAnOpenPort) {
+  TraceSettings s;
+  Harness h(1000, s);
+  for (Router& r : h.net.routers) r.policer = Policer{6, 1};
+  for (int i = 0; i < 10; ++i) h.Add(V6Target(i), 80, {{}, End::kOpen});
+  h.Run();
+  for (auto& [tag, r] : h.results) {
+    EXPECT_EQ(r.outcome, Outcome::kOpen) << r.target;
+    EXPECT_EQ(r.last_responding_hop->ttl, 7) << r.target;
+  }
+}
+
+TEST(EngineTest, LocalSendErrorIsReportedNotAMadeUpPath) {
+  Harness h;
+  h.net.send_errors[Ip("192.0.2.10")] = EHOSTUNREACH;
+  h.Add("192.0.2.10", 80, {{}, End::kOpen});
+  h.Add("192.0.2.11", 80, {{}, End::kOpen});
+  h.Run();
+  EXPECT_EQ(h.results[0].outcome, Outcome::kError);
+  EXPECT_NE(h.results[0].error.find("cannot send probes"), std::string::npos);
+  EXPECT_TRUE(h.results[0].hops.empty());
+  EXPECT_EQ(h.results[1].outcome, Outcome::kOpen);
+  EXPECT_EQ(h.engine->stats().send_errors, 1u);
+}
+
+TEST(EngineTest, FullSendBufferIsRetriedLater) {
+  Harness h;
+  h.net.send_errors[Ip("192.0.2.10")] = ENOBUFS;
+  h.net.send_error_count = 3;
+  h.Add("192.0.2.10", 80, {{}, End::kOpen});
+  h.Run();
+  EXPECT_EQ(h.results[0].outcome, Outcome::kOpen);
+  EXPECT_EQ(h.results[0].hops[0].probes.size(), 3u);  // no probe lost to the error
+  EXPECT_EQ(h.engine->stats().send_errors, 3u);
+}
+
+TEST(EngineTest, ProbeLoopWorkGrowsLinearlyWithProbesNotCubically) {
+  // A long silent trace sends its probes one after the other (1000/s), so their
+  // timeouts fall due one by one. Every due timer must not multiply the timers and
+  // trace updates that follow: with 1530 probes, work quadratic in the timers (and
+  // linear per update) costs seconds of CPU where it should cost milliseconds.
+  TraceSettings s;
+  s.max_hops = 150;
+  s.probes_per_hop = 10;
+  Harness h(1000, s);
+  h.Add("192.0.2.10", 9443, {{}, End::kFilteredAfter, 0});
+  std::clock_t cpu = std::clock();
+  h.Run(600s);
+  double seconds = static_cast<double>(std::clock() - cpu) / CLOCKS_PER_SEC;
+  EXPECT_GE(h.net.sent.size(), 1500u);
+  EXPECT_LT(seconds, 2.0) << "CPU seconds for one trace of " << h.net.sent.size() << " probes";
+}
+
+}  // namespace
+}  // namespace portpath::probe
