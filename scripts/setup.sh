@@ -10,7 +10,7 @@ PACKAGES=(
   build-essential cmake pkg-config
   libpcap-dev libspdlog-dev libfmt-dev libyaml-cpp-dev prometheus-cpp-dev libcivetweb-dev
   googletest libgtest-dev
-  iproute2 iptables libcap2-bin jq bc curl
+  iproute2 iptables libcap2-bin jq bc curl socat
   prometheus
 )
 

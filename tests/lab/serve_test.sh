@@ -18,7 +18,7 @@ cleanup() {
   [[ -n $prom_pid ]] && kill "$prom_pid" 2>/dev/null || true
   wait $serve_pid $prom_pid 2>/dev/null || true
   lab_down "$LAB" >/dev/null 2>&1 || true
-  rm -rf "$work"
+  rm -rf "$work" "/etc/netns/$LAB-c"
 }
 trap cleanup EXIT
 
@@ -41,11 +41,22 @@ wait_for() {  # seconds, command...: poll until the command succeeds
 scrape() { in_lab curl -sf "http://127.0.0.1:$port/metrics"; }
 metric() { scrape | grep -E "^$1" || true; }
 
+# Names for the lab: `ip netns exec` bind-mounts /etc/netns/NS/{hosts,resolv.conf}
+# over /etc. No nameserver: glibc then asks 127.0.0.1 inside the lab namespace,
+# which refuses at once, so unknown names fail fast and no query leaves the lab.
+mkdir -p "/etc/netns/$LAB-c"
+echo "192.0.2.10 db.lab.test" >"/etc/netns/$LAB-c/hosts"
+echo "options timeout:1 attempts:1" >"/etc/netns/$LAB-c/resolv.conf"
+
 configmap_write v1 <<'EOF2'
 defaults:
   interval: 5s
   timeout: 1s
 targets:
+  - host: db.lab.test
+    port: 80
+  - host: nowhere.invalid
+    port: 80
   - host: 192.0.2.10
     ports: [80, 8443, 9443]
     labels: {team: lab}
@@ -94,6 +105,19 @@ up() { query 'up{job="portpath"} == 1' | jq -e '.data.result | length == 1'; }
 check "Prometheus scraped the exporter" yes "$(wait_for 30 up && echo yes || echo no)"
 check "PromQL: blocked hop address of 192.0.2.10:9443" 198.51.100.18 \
   "$(query 'portpath_blocked_hop_info{target="192.0.2.10:9443"}' | jq -r '.data.result[0].metric.hop_address')"
+
+echo "host names:"
+check "a name is resolved (db.lab.test -> 192.0.2.10)" 1 \
+  "$(grep -c '^portpath_target_address_info{.*target="db.lab.test:80".*address="192.0.2.10"} 1' "$work/scrape.txt")"
+check "an unresolvable name is an error outcome, not a crash" 1 \
+  "$(grep -c '^portpath_outcome{.*target="nowhere.invalid:80".*outcome="error"} 1' "$work/scrape.txt")"
+check "... with the resolver's reason in the log" yes \
+  "$(grep -q 'nowhere.invalid:80: cannot resolve nowhere.invalid' "$work/serve.log" && echo yes || echo no)"
+echo "192.0.2.33 db.lab.test" >"/etc/netns/$LAB-c/hosts"
+check "names are resolved again each interval: the new address is traced" yes \
+  "$(wait_for 15 in_lab bash -c "curl -sf http://127.0.0.1:$port/metrics | grep -q 'portpath_target_address_info{.*target=\"db.lab.test:80\".*address=\"192.0.2.33\"} 1'" && echo yes || echo no)"
+check "... and the change is logged" yes \
+  "$(grep -q 'db.lab.test:80: address changed from 192.0.2.10 to 192.0.2.33' "$work/serve.log" && echo yes || echo no)"
 
 echo "/probe:"
 in_lab curl -s "http://127.0.0.1:$port/probe?target=192.0.2.10:9443" >"$work/probe.txt"
