@@ -12,6 +12,13 @@ using probe::TraceResult;
 
 namespace {
 
+void WriteAs(JsonWriter& w, const std::optional<std::uint32_t>& asn, const std::string& org) {
+  if (asn) w.Key("asn").Value(static_cast<std::int64_t>(*asn));
+  else w.Key("asn").Null();
+  if (asn) w.Key("as_org").Value(org);
+  else w.Key("as_org").Null();
+}
+
 void WriteHopRef(JsonWriter& w, const std::optional<HopRef>& ref, bool with_class) {
   if (!ref) {
     w.Null();
@@ -19,8 +26,13 @@ void WriteHopRef(JsonWriter& w, const std::optional<HopRef>& ref, bool with_clas
   }
   w.BeginObject();
   w.Key("ttl").Value(ref->ttl);
-  w.Key("address").Value(ref->address.ToString());
-  if (with_class) w.Key("address_class").Value(probe::ToString(ref->address_class));
+  if (ref->address) w.Key("address").Value(ref->address->ToString());
+  else w.Key("address").Null();
+  if (with_class) {
+    if (ref->address) w.Key("address_class").Value(probe::ToString(ref->address_class));
+    else w.Key("address_class").Null();
+  }
+  WriteAs(w, ref->asn, ref->as_org);
   w.EndObject();
 }
 
@@ -46,6 +58,11 @@ std::string ResultToJson(const TraceResult& r) {
   WriteHopRef(w, r.last_responding_hop, false);
   w.Key("blocked_hop");
   WriteHopRef(w, r.blocked_hop, true);
+  if (r.icmp_reachable) w.Key("icmp_reachable").Value(*r.icmp_reachable);
+  else w.Key("icmp_reachable").Null();
+  if (r.divergence_hop) w.Key("divergence_hop").Value(*r.divergence_hop);
+  else w.Key("divergence_hop").Null();
+  if (r.icmp_destination_ttl) w.Key("icmp_destination_ttl").Value(*r.icmp_destination_ttl);
   if (r.icmp_code) {
     w.Key("icmp").BeginObject();
     w.Key("type").Value(*r.icmp_type);
@@ -67,6 +84,7 @@ std::string ResultToJson(const TraceResult& r) {
     w.EndArray();
     w.Key("reply").Value(probe::ToString(hop.reply));
     if (!hop.marker.empty()) w.Key("marker").Value(hop.marker);
+    WriteAs(w, hop.asn, hop.as_org);
     w.EndObject();
   }
   w.EndArray();
@@ -96,7 +114,9 @@ std::string ResultToText(const TraceResult& r, const probe::TraceSettings& s) {
       }
       // Like traceroute: name the address again only when it changes.
       if (!shown || *shown != *sample.from) {
-        out += sample.from->ToString() + "  ";
+        out += sample.from->ToString();
+        if (hop.asn && sample.from == hop.address) out += " [AS" + std::to_string(*hop.asn) + "]";
+        out += "  ";
         shown = sample.from;
       }
       out += Ms(*sample.rtt_ms);
@@ -114,6 +134,14 @@ std::string ResultToText(const TraceResult& r, const probe::TraceSettings& s) {
       break;
     default:
       out += "destination not reached: " + std::string(probe::ToString(r.outcome)) + "\n";
+  }
+  if (r.icmp_reachable) {
+    out += *r.icmp_reachable ? "ping: the host answers ICMP echo" +
+                                   (r.icmp_destination_ttl
+                                        ? " at hop " + std::to_string(*r.icmp_destination_ttl)
+                                        : std::string()) +
+                                   "\n"
+                             : std::string("ping: no ICMP echo reply\n");
   }
   out += "verdict: " + probe::Verdict(r) + "\n";
   return out;

@@ -9,6 +9,8 @@
 
 #include "app/result_output.h"
 #include "app/target_spec.h"
+#include "probe/asn/annotate.h"
+#include "probe/diagnosis.h"
 #include "probe/engine.h"
 #include "probe/io/errors.h"
 #include "probe/io/pcap_source.h"
@@ -23,11 +25,13 @@ struct TraceOptions {
   double rate = 1000;
   bool json = false;
   bool numeric = false;
+  bool ping = true;
   FamilyPreference family = FamilyPreference::kAny;
   std::optional<std::string> source;
   std::optional<std::string> interface;
   std::optional<std::uint16_t> port;
   std::vector<std::string> targets_files;
+  std::optional<std::string> asn_db;
   std::vector<std::string> targets;
 };
 
@@ -50,6 +54,9 @@ options:
   -4, -6                  use only IPv4 / IPv6 addresses of host names
   -s, --source ADDR       source address of the probes
   -i, --interface IF      send and capture on interface IF
+      --asn-db FILE       IP-to-ASN database (ip-location-db CSV files, a directory of
+                          them, or a MaxMind DB) to name each hop's AS and organisation
+      --no-ping           skip the ICMP echo trace that runs alongside each TCP trace
   -n                      numeric output (hop names are not looked up yet; accepted for
                           compatibility with traceroute)
   -h, --help              this text
@@ -96,6 +103,8 @@ bool ParseOptions(int argc, char** argv, TraceOptions& o) {
       o.json = true;
     } else if (a == "-n") {
       o.numeric = true;
+    } else if (a == "--no-ping") {
+      o.ping = false;
     } else if (a == "-4") {
       o.family = FamilyPreference::kIpv4;
     } else if (a == "-6") {
@@ -157,6 +166,10 @@ bool ParseOptions(int argc, char** argv, TraceOptions& o) {
       auto v = value();
       if (!v) return false;
       o.interface = *v;
+    } else if (a == "--asn-db") {
+      auto v = value();
+      if (!v) return false;
+      o.asn_db = *v;
     } else if (a == "--targets-file") {
       auto v = value();
       if (!v) return false;
@@ -202,9 +215,21 @@ int RunTraceCommand(int argc, char** argv) {
     return kExitUsage;
   }
 
+  std::unique_ptr<asn::AsnDatabase> asn_db;
+  if (o.asn_db) {
+    try {
+      asn_db = asn::OpenAsnDatabase(*o.asn_db);
+    } catch (const std::exception& e) {
+      std::cerr << "portpath trace: --asn-db: " << e.what() << "\n";
+      return kExitUsage;
+    }
+  }
+
   probe::EngineOptions engine_options;
   engine_options.rate = o.rate;
   std::vector<std::optional<probe::TraceResult>> results(specs.size());
+  // The ping (ICMP echo) trace of each target, run in the same round.
+  std::vector<std::optional<probe::TraceResult>> pings(specs.size());
   try {
     io::RawSender sender(o.interface);
     io::PcapSource source(o.interface, engine_options.source_port_base,
@@ -229,7 +254,7 @@ int RunTraceCommand(int argc, char** argv) {
       job.destination = *address;
       job.port = spec.port;
       job.settings = o.settings;
-      job.tag = i;
+      job.tag = 2 * i;
       if (fixed_source) {
         if (fixed_source->family() != address->family()) {
           results[i] = probe::MakeErrorResult(spec.text, spec.host, spec.port,
@@ -249,10 +274,23 @@ int RunTraceCommand(int argc, char** argv) {
         }
         job.source = *lookup.address;
       }
+      if (o.ping) {
+        probe::TraceJob ping = job;
+        ping.kind = probe::ProbeKind::kIcmpEcho;
+        ping.tag = 2 * i + 1;
+        engine.Start(std::move(ping));
+      }
       engine.Start(std::move(job));
     }
     engine.RunUntilIdle();
-    for (probe::FinishedTrace& f : engine.TakeFinished()) results[f.tag] = std::move(f.result);
+    for (probe::FinishedTrace& f : engine.TakeFinished()) {
+      auto& slot = f.tag % 2 == 0 ? results[f.tag / 2] : pings[f.tag / 2];
+      slot = std::move(f.result);
+    }
+    for (std::size_t i = 0; i < specs.size(); ++i)
+      if (results[i] && pings[i]) probe::CompareWithPing(*results[i], *pings[i]);
+    if (asn_db)
+      for (auto& r : results) asn::AnnotateWithAsn(*r, *asn_db);
   } catch (const io::MissingCapability& e) {
     std::cerr << "portpath trace: " << e.what() << "\n";
     return kExitCannotProbe;

@@ -48,11 +48,13 @@ Labels TargetLabels(const TargetSnapshot& t) {
   return labels;
 }
 
-Labels HopLabels(const Labels& target, int ttl, const packet::IpAddress& address,
+Labels HopLabels(const Labels& target, int ttl, const std::optional<packet::IpAddress>& address,
                  probe::AddressClass address_class) {
+  // A hop that never answered for itself has no address to name.
   return With(target, {{"ttl", std::to_string(ttl)},
-                       {"hop_address", address.ToString()},
-                       {"address_class", std::string(probe::ToString(address_class))}});
+                       {"hop_address", address ? address->ToString() : ""},
+                       {"address_class", address ? std::string(probe::ToString(address_class))
+                                                 : std::string("unknown")}});
 }
 
 bool HasBlockedHop(const probe::TraceResult& r) {
@@ -63,6 +65,8 @@ bool HasBlockedHop(const probe::TraceResult& r) {
     case probe::Outcome::kFiltered:
     case probe::Outcome::kProhibited:
     case probe::Outcome::kUnreachable:
+    case probe::Outcome::kResetByMiddlebox:
+    case probe::Outcome::kAnsweredByMiddlebox:
       return r.blocked_hop.has_value();
     default:
       return false;
@@ -70,11 +74,13 @@ bool HasBlockedHop(const probe::TraceResult& r) {
 }
 
 // ReplyType has no ToString in the probe module; the label values are ours.
-constexpr const char* kReplyTypeNames[] = {"time_exceeded", "unreachable", "syn_ack", "rst"};
+constexpr const char* kReplyTypeNames[] = {"time_exceeded", "unreachable", "syn_ack", "rst",
+                                           "echo_reply"};
 static_assert(static_cast<int>(packet::ReplyType::kTimeExceeded) == 0 &&
                   static_cast<int>(packet::ReplyType::kUnreachable) == 1 &&
                   static_cast<int>(packet::ReplyType::kSynAck) == 2 &&
-                  static_cast<int>(packet::ReplyType::kRst) == 3,
+                  static_cast<int>(packet::ReplyType::kRst) == 3 &&
+                  static_cast<int>(packet::ReplyType::kEchoReply) == 4,
               "kReplyTypeNames follows packet::ReplyType");
 
 /// Every per-target family, in exposition order.
@@ -168,7 +174,10 @@ void RenderResult(const Labels& target, const probe::TraceResult& r, TargetFamil
   if (r.last_responding_hop) Add(f.last_responding_hop_ttl, target, r.last_responding_hop->ttl);
   if (HasBlockedHop(r)) {
     const probe::HopRef& b = *r.blocked_hop;
-    Add(f.blocked_hop_info, HopLabels(target, b.ttl, b.address, b.address_class), 1);
+    Add(f.blocked_hop_info,
+        With(HopLabels(target, b.ttl, b.address, b.address_class),
+             {{"asn", b.asn ? std::to_string(*b.asn) : ""}, {"as_org", b.asn ? b.as_org : ""}}),
+        1);
     Add(f.blocked_hop_ttl, target, b.ttl);
   }
   // When the destination answered, it is the terminal hop the trace recorded as
@@ -198,7 +207,10 @@ void RenderResult(const Labels& target, const probe::TraceResult& r, TargetFamil
     }
     if (answered > 0 && hop.address) {
       Add(f.hop_info,
-          HopLabels(target, hop.ttl, *hop.address, probe::ClassifyAddress(*hop.address)), 1);
+          With(HopLabels(target, hop.ttl, *hop.address, probe::ClassifyAddress(*hop.address)),
+               {{"asn", hop.asn ? std::to_string(*hop.asn) : ""},
+                {"as_org", hop.asn ? hop.as_org : ""}}),
+          1);
     }
   }
 }

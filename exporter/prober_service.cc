@@ -14,7 +14,8 @@ constexpr std::uint64_t kProbeTagBit = std::uint64_t{1} << 63;
 std::string Describe(const probe::TraceResult& r) {
   std::string s(probe::ToString(r.outcome));
   if (r.blocked_hop)
-    s += " at hop " + std::to_string(r.blocked_hop->ttl) + " " + r.blocked_hop->address.ToString();
+    s += " at hop " + std::to_string(r.blocked_hop->ttl) +
+         (r.blocked_hop->address ? " " + r.blocked_hop->address->ToString() : "");
   return s;
 }
 }  // namespace

@@ -114,7 +114,7 @@ class ProberService {
   std::map<std::uint64_t, std::string> running_;  // engine tag -> target key
   std::map<std::uint64_t, std::shared_ptr<ProbeRequest>> running_probes_;
   std::uint64_t next_id_ = 1;
-  std::array<std::uint64_t, 6> traces_by_outcome_{};
+  std::array<std::uint64_t, probe::kOutcomeCount> traces_by_outcome_{};
   probe::TimePoint last_publish_{};
   bool dirty_ = true;
 

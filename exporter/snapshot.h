@@ -34,7 +34,7 @@ struct Snapshot {
   std::vector<TargetSnapshot> targets;
   probe::EngineStats engine;
   /// Completed traces by outcome since start (index = probe::Outcome).
-  std::array<std::uint64_t, 6> traces_by_outcome{};
+  std::array<std::uint64_t, probe::kOutcomeCount> traces_by_outcome{};
   bool last_reload_successful = true;
   double last_reload_success_timestamp = 0;  // Unix seconds
   std::uint64_t reloads_total = 0;

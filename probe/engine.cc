@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "probe/packet/echo_probe.h"
 #include "probe/packet/tcp_probe.h"
 
 namespace portpath::probe {
@@ -51,12 +52,21 @@ bool Engine::Start(TraceJob job) {
   run->started = now;
   run->ip_id = static_cast<std::uint16_t>(rng_());
   run->flow_label = static_cast<std::uint32_t>(rng_() & 0xfffff) | 1;
+  run->echo_checksum = static_cast<std::uint16_t>(rng_());
   Flow flow;
   flow.source = job.source;
   flow.destination = job.destination;
-  flow.source_port =
-      static_cast<std::uint16_t>(options_.source_port_base + slot % options_.source_port_span);
-  flow.destination_port = job.port;
+  if (job.kind == ProbeKind::kTcpSyn) {
+    flow.source_port =
+        static_cast<std::uint16_t>(options_.source_port_base + slot % options_.source_port_span);
+    flow.destination_port = job.port;
+  } else {
+    // The echo identifier is the high half of the encoded probe id: constant
+    // for the trace (slot XOR key), like a Paris source port.
+    flow.protocol = job.destination.is_v6() ? packet::kProtoIcmp6 : packet::kProtoIcmp;
+    flow.source_port = static_cast<std::uint16_t>(codec_.Encode(packet::ProbeId{slot, 0, 0}, 0) >> 16);
+    flow.destination_port = 0;
+  }
   flow.nonce = static_cast<std::uint16_t>(rng_());
   flows_.Insert(slot, flow);
   run->job = std::move(job);
@@ -155,16 +165,32 @@ void Engine::SendSome(TimePoint now) {
       continue;
     }
     const Flow& flow = *flows_.Find(slot);
-    packet::SynProbe probe;
-    probe.source = flow.source;
-    probe.destination = flow.destination;
-    probe.source_port = flow.source_port;
-    probe.destination_port = flow.destination_port;
-    probe.sequence = codec_.Encode(packet::ProbeId{slot, request->ttl, request->attempt}, flow.nonce);
-    probe.ttl = request->ttl;
-    probe.ip_id = run->ip_id;
-    probe.flow_label = run->flow_label;
-    std::vector<std::uint8_t> bytes = packet::BuildSynProbe(probe);
+    std::uint32_t sequence =
+        codec_.Encode(packet::ProbeId{slot, request->ttl, request->attempt}, flow.nonce);
+    std::vector<std::uint8_t> bytes;
+    if (run->job.kind == ProbeKind::kTcpSyn) {
+      packet::SynProbe probe;
+      probe.source = flow.source;
+      probe.destination = flow.destination;
+      probe.source_port = flow.source_port;
+      probe.destination_port = flow.destination_port;
+      probe.sequence = sequence;
+      probe.ttl = request->ttl;
+      probe.ip_id = run->ip_id;
+      probe.flow_label = run->flow_label;
+      bytes = packet::BuildSynProbe(probe);
+    } else {
+      packet::EchoProbe probe;
+      probe.source = flow.source;
+      probe.destination = flow.destination;
+      probe.identifier = static_cast<std::uint16_t>(sequence >> 16);
+      probe.sequence = static_cast<std::uint16_t>(sequence);
+      probe.ttl = request->ttl;
+      probe.ip_id = run->ip_id;
+      probe.flow_label = run->flow_label;
+      probe.checksum = run->echo_checksum;
+      bytes = packet::BuildEchoProbe(probe);
+    }
     TimePoint sent_at = clock_.Now();
     int err = sender_.Send(flow.destination, bytes);
     ++sent;

@@ -34,8 +34,12 @@ struct EngineOptions {
   int send_batch = 64;
 };
 
+enum class ProbeKind { kTcpSyn, kIcmpEcho };
+
 /// One trace to run.
 struct TraceJob {
+  /// TCP SYN to `port`, or ICMP echo (the ping path; `port` is then only a label).
+  ProbeKind kind = ProbeKind::kTcpSyn;
   std::string target;  // as the user wrote it
   std::string host;
   packet::IpAddress destination;
@@ -55,7 +59,7 @@ struct FinishedTrace {
 struct EngineStats {
   std::uint64_t probes_sent = 0;
   std::uint64_t send_errors = 0;
-  std::array<std::uint64_t, 4> replies_by_type{};  // index = packet::ReplyType
+  std::array<std::uint64_t, packet::kReplyTypeCount> replies_by_type{};  // index = packet::ReplyType
   std::array<std::uint64_t, static_cast<std::size_t>(packet::DropReason::kCount)> dropped{};
   std::uint64_t traces_started = 0;
   std::uint64_t traces_finished = 0;
@@ -85,6 +89,7 @@ class Engine {
     TimePoint started{};
     std::uint16_t ip_id = 0;
     std::uint32_t flow_label = 0;
+    std::uint16_t echo_checksum = 0;
     bool in_ready = false;
     std::string send_error;
   };

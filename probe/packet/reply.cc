@@ -3,11 +3,10 @@
 namespace portpath::packet {
 namespace {
 
-constexpr std::uint8_t kProtoTcp = 6;
-constexpr std::uint8_t kProtoIcmp = 1;
-constexpr std::uint8_t kProtoIcmp6 = 58;
 constexpr std::uint8_t kIcmpUnreach = 3, kIcmpTimeExceeded = 11;
 constexpr std::uint8_t kIcmp6Unreach = 1, kIcmp6TimeExceeded = 3;
+constexpr std::uint8_t kIcmpEchoRequest = 8, kIcmpEchoReply = 0;
+constexpr std::uint8_t kIcmp6EchoRequest = 128, kIcmp6EchoReply = 129;
 constexpr std::uint8_t kTcpSyn = 0x02, kTcpRst = 0x04, kTcpAck = 0x10;
 
 struct IpHeader {
@@ -96,22 +95,63 @@ DecodeResult DecodeIcmpError(const IpHeader& outer, ReplyType type, std::uint8_t
   if (auto* reason = std::get_if<DropReason>(&parsed)) return *reason;
   const IpHeader& inner = std::get<IpHeader>(parsed);
   if (inner.source.family() != outer.source.family()) return DropReason::kBadHeader;
-  if (inner.protocol != kProtoTcp) return DropReason::kQuoteNotTcp;
-  // RFC 792 guarantees the first 8 bytes of the quoted transport header: ports
-  // and sequence number, which is all the matcher needs.
-  ByteReader tcp(inner.payload);
-  auto sport = tcp.u16();
-  auto dport = tcp.u16();
-  auto seq = tcp.u32();
-  if (!sport || !dport || !seq) return DropReason::kQuoteTruncated;
+  std::uint8_t icmp_proto = inner.source.is_v6() ? kProtoIcmp6 : kProtoIcmp;
+  ProbeFlow flow;
+  flow.source = inner.source;
+  flow.destination = inner.destination;
+  flow.protocol = inner.protocol;
+  // RFC 792 guarantees the first 8 bytes of the quoted transport header: for
+  // TCP the ports and sequence number, for an echo its identifier and sequence.
+  ByteReader quoted(inner.payload);
+  if (inner.protocol == kProtoTcp) {
+    auto sport = quoted.u16();
+    auto dport = quoted.u16();
+    auto seq = quoted.u32();
+    if (!sport || !dport || !seq) return DropReason::kQuoteTruncated;
+    flow.source_port = *sport;
+    flow.destination_port = *dport;
+    flow.sequence = *seq;
+  } else if (inner.protocol == icmp_proto) {
+    auto qtype = quoted.u8();
+    bool skipped = quoted.skip(3);  // code, checksum
+    auto id = quoted.u16();
+    auto seq = quoted.u16();
+    if (!qtype || !skipped || !id || !seq) return DropReason::kQuoteTruncated;
+    if (*qtype != (inner.source.is_v6() ? kIcmp6EchoRequest : kIcmpEchoRequest))
+      return DropReason::kQuoteNotTcp;
+    flow.source_port = *id;
+    flow.sequence = (std::uint32_t{*id} << 16) | *seq;
+  } else {
+    return DropReason::kQuoteNotTcp;
+  }
   Reply reply;
   reply.type = type;
   reply.from = outer.source;
   reply.reply_ttl = outer.ttl;
   reply.icmp_type = icmp_type;
   reply.icmp_code = code;
-  reply.probe = ProbeFlow{inner.source, inner.destination, *sport, *dport, *seq};
+  reply.probe = flow;
   reply.quoted_ttl = inner.ttl;
+  return reply;
+}
+
+// An echo reply answers an echo probe that reached the destination.
+DecodeResult DecodeEchoReply(const IpHeader& outer) {
+  ByteReader r(outer.payload);
+  r.skip(4);
+  auto id = r.u16();
+  auto seq = r.u16();
+  if (!id || !seq) return DropReason::kTruncated;
+  Reply reply;
+  reply.type = ReplyType::kEchoReply;
+  reply.from = outer.source;
+  reply.reply_ttl = outer.ttl;
+  reply.icmp_type = outer.source.is_v6() ? kIcmp6EchoReply : kIcmpEchoReply;
+  reply.probe.source = outer.destination;
+  reply.probe.destination = outer.source;
+  reply.probe.source_port = *id;
+  reply.probe.sequence = (std::uint32_t{*id} << 16) | *seq;
+  reply.probe.protocol = outer.source.is_v6() ? kProtoIcmp6 : kProtoIcmp;
   return reply;
 }
 
@@ -124,9 +164,19 @@ DecodeResult DecodeIcmp(const IpHeader& outer) {
   bool v6 = outer.source.is_v6();
   std::uint8_t te = v6 ? kIcmp6TimeExceeded : kIcmpTimeExceeded;
   std::uint8_t unreach = v6 ? kIcmp6Unreach : kIcmpUnreach;
-  if (*type == te) return DecodeIcmpError(outer, ReplyType::kTimeExceeded, *type, *code, r.rest());
-  if (*type == unreach) return DecodeIcmpError(outer, ReplyType::kUnreachable, *type, *code, r.rest());
-  return DropReason::kUnrelatedIcmp;
+  DecodeResult result;
+  if (*type == te)
+    result = DecodeIcmpError(outer, ReplyType::kTimeExceeded, *type, *code, r.rest());
+  else if (*type == unreach)
+    result = DecodeIcmpError(outer, ReplyType::kUnreachable, *type, *code, r.rest());
+  else if (*type == (v6 ? kIcmp6EchoReply : kIcmpEchoReply))
+    return DecodeEchoReply(outer);
+  else
+    return DropReason::kUnrelatedIcmp;
+  // Malformed extensions only cost the labels: the reply itself stays credited.
+  if (auto* reply = std::get_if<Reply>(&result))
+    reply->mpls = DecodeMplsExtensions(outer.payload, v6);
+  return result;
 }
 
 DecodeResult DecodeTcp(const IpHeader& outer) {
@@ -149,7 +199,7 @@ DecodeResult DecodeTcp(const IpHeader& outer) {
   reply.from = outer.source;
   reply.reply_ttl = outer.ttl;
   // Our SYN consumed one sequence number, so the reply acknowledges seq + 1.
-  reply.probe = ProbeFlow{outer.destination, outer.source, *dport, *sport, *ack - 1};
+  reply.probe = ProbeFlow{outer.destination, outer.source, *dport, *sport, *ack - 1, kProtoTcp};
   return reply;
 }
 

@@ -91,14 +91,14 @@ TEST(CollectorTest, OpenPortReportsReachedOpenAndHopsToDestination) {
   EXPECT_EQ(FindFamily(f, "portpath_blocked_hop_info"), nullptr);
 }
 
-TEST(CollectorTest, OutcomeIsOneHotOverAllSixValues) {
+TEST(CollectorTest, OutcomeIsOneHotOverAllValues) {
   auto f = RenderSnapshot(Of({OpenTarget(), FilteredTarget(), ProhibitedTarget(), ErrorTarget()}));
   const std::pair<LabelMap, std::string> cases[] = {
       {kDb, "open"}, {kWeb, "filtered"}, {kMail, "prohibited"}, {kNope, "error"}};
   for (const auto& [target, current] : cases) {
     std::vector<double> values;
     auto series = Series(f, "portpath_outcome", target, &values);
-    ASSERT_EQ(series.size(), 6u) << target.at("target");
+    ASSERT_EQ(series.size(), probe::kOutcomeCount) << target.at("target");
     std::set<std::string> seen;
     for (std::size_t i = 0; i < series.size(); ++i) {
       const std::string& o = series[i].at("outcome");
@@ -106,7 +106,8 @@ TEST(CollectorTest, OutcomeIsOneHotOverAllSixValues) {
       EXPECT_EQ(values[i], o == current ? 1 : 0) << target.at("target") << " outcome=" << o;
     }
     EXPECT_EQ(seen, (std::set<std::string>{"open", "closed", "filtered", "prohibited",
-                                           "unreachable", "error"}));
+                                           "unreachable", "error", "reset_by_middlebox",
+                                           "answered_by_middlebox"}));
   }
 }
 
@@ -226,7 +227,8 @@ TEST(CollectorTest, SelfMetricsCoverEveryReasonTypeAndOutcome) {
   EXPECT_EQ(Value(f, "portpath_replies_total", {{"type", "unreachable"}}), 3);
   EXPECT_EQ(Value(f, "portpath_replies_total", {{"type", "syn_ack"}}), 40);
   EXPECT_EQ(Value(f, "portpath_replies_total", {{"type", "rst"}}), 5);
-  EXPECT_EQ(Series(f, "portpath_replies_total").size(), 4u);
+  EXPECT_EQ(Value(f, "portpath_replies_total", {{"type", "echo_reply"}}), 0);
+  EXPECT_EQ(Series(f, "portpath_replies_total").size(), 5u);
 
   // Zeros included, one series per DropReason.
   EXPECT_EQ(Series(f, "portpath_replies_ignored_total").size(),
@@ -238,7 +240,7 @@ TEST(CollectorTest, SelfMetricsCoverEveryReasonTypeAndOutcome) {
                   {{"reason", std::string(packet::ToString(packet::DropReason::kTruncated))}}),
             0);
 
-  EXPECT_EQ(Series(f, "portpath_traces_total").size(), 6u);
+  EXPECT_EQ(Series(f, "portpath_traces_total").size(), probe::kOutcomeCount);
   EXPECT_EQ(Value(f, "portpath_traces_total", {{"outcome", "open"}}), 10);
   EXPECT_EQ(Value(f, "portpath_traces_total", {{"outcome", "prohibited"}}), 2);
   EXPECT_EQ(Value(f, "portpath_traces_total", {{"outcome", "error"}}), 1);
@@ -304,7 +306,7 @@ TEST(CollectorTest, TextExpositionShowsTheBlockedHopLine) {
   EXPECT_NE(text.find("# TYPE portpath_blocked_hop_info gauge\n"), std::string::npos) << text;
   EXPECT_NE(text.find("portpath_blocked_hop_info{target=\"web.example.com:443\",host=\"web."
                       "example.com\",port=\"443\",team=\"web\",ttl=\"2\",hop_address=\"100.64.0."
-                      "1\",address_class=\"shared\"} 1\n"),
+                      "1\",address_class=\"shared\",asn=\"\",as_org=\"\"} 1\n"),
             std::string::npos)
       << text;
   // Counter names already end in _total; the serializer must not add another.

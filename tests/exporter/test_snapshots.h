@@ -14,7 +14,11 @@ namespace portpath::exporter::test_data {
 inline packet::IpAddress Ip(const char* text) { return *packet::IpAddress::Parse(text); }
 
 inline probe::HopRef Ref(int ttl, const char* address) {
-  return {ttl, Ip(address), probe::ClassifyAddress(Ip(address))};
+  probe::HopRef ref;
+  ref.ttl = ttl;
+  ref.address = Ip(address);
+  ref.address_class = probe::ClassifyAddress(Ip(address));
+  return ref;
 }
 
 /// A hop whose probes got the given RTTs (nullopt = no answer).

@@ -214,11 +214,9 @@ TEST(ReplyTest, NonFirstFragmentIsABadHeader) {
   EXPECT_EQ(DecodeOk(v6).probe.sequence, 0xc8277896u);
 }
 
-TEST(ReplyTest, IcmpEchoIsUnrelated) {
+TEST(ReplyTest, IcmpEchoRequestIsUnrelated) {
   std::vector<std::uint8_t> p = LoadPacket("v4_time_exceeded.hex");
-  p[kV4IcmpAt] = 8;  // echo request
-  EXPECT_EQ(DropOf(p), DropReason::kUnrelatedIcmp);
-  p[kV4IcmpAt] = 0;  // echo reply
+  p[kV4IcmpAt] = 8;  // echo request (ours, or anyone's: never an answer)
   EXPECT_EQ(DropOf(p), DropReason::kUnrelatedIcmp);
   std::vector<std::uint8_t> v6 = LoadPacket("v6_time_exceeded.hex");
   v6[kV6IcmpAt] = 128;  // ICMPv6 echo request
@@ -228,6 +226,23 @@ TEST(ReplyTest, IcmpEchoIsUnrelated) {
   v6[kV6IcmpAt] = 3;
   v6[6] = 1;  // ICMPv4's protocol number in an IPv6 packet
   EXPECT_EQ(DropOf(v6), DropReason::kUnrelatedIcmp);
+}
+
+TEST(ReplyTest, EchoReplyAnswersAnEchoProbe) {
+  std::vector<std::uint8_t> p = LoadPacket("v4_time_exceeded.hex");
+  p[kV4IcmpAt] = 0;  // echo reply: identifier and sequence follow the header
+  p[kV4IcmpAt + 4] = 0x12;
+  p[kV4IcmpAt + 5] = 0x34;
+  p[kV4IcmpAt + 6] = 0x56;
+  p[kV4IcmpAt + 7] = 0x78;
+  auto decoded = DecodeReply(p);
+  ASSERT_TRUE(std::holds_alternative<Reply>(decoded));
+  const Reply& r = std::get<Reply>(decoded);
+  EXPECT_EQ(r.type, ReplyType::kEchoReply);
+  EXPECT_EQ(r.probe.protocol, kProtoIcmp);
+  EXPECT_EQ(r.probe.source_port, 0x1234);
+  EXPECT_EQ(r.probe.sequence, 0x12345678u);
+  EXPECT_EQ(r.probe.destination, r.from);
 }
 
 TEST(ReplyTest, OuterUdpIsUnrelated) {

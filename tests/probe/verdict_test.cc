@@ -13,7 +13,11 @@ IpAddress Ip(const char* text) { return *IpAddress::Parse(text); }
 
 HopRef Hop(int ttl, const char* address) {
   IpAddress a = Ip(address);
-  return HopRef{ttl, a, ClassifyAddress(a)};
+  HopRef ref;
+  ref.ttl = ttl;
+  ref.address = a;
+  ref.address_class = ClassifyAddress(a);
+  return ref;
 }
 
 TraceResult Result(Outcome outcome, const char* dest = "192.0.2.10", std::uint16_t port = 443) {

@@ -1,0 +1,22 @@
+#include "probe/asn/annotate.h"
+
+namespace portpath::asn {
+
+void AnnotateWithAsn(probe::TraceResult& result, const AsnDatabase& database) {
+  for (probe::Hop& hop : result.hops) {
+    if (!hop.address) continue;
+    if (auto info = database.Lookup(*hop.address)) {
+      hop.asn = info->asn;
+      hop.as_org = info->org;
+    }
+  }
+  for (auto* ref : {&result.blocked_hop, &result.last_responding_hop}) {
+    if (!*ref || !(*ref)->address) continue;
+    if (auto info = database.Lookup(*(*ref)->address)) {
+      (*ref)->asn = info->asn;
+      (*ref)->as_org = info->org;
+    }
+  }
+}
+
+}  // namespace portpath::asn
