@@ -85,6 +85,18 @@ std::string ResultToJson(const TraceResult& r) {
     w.Key("reply").Value(probe::ToString(hop.reply));
     if (!hop.marker.empty()) w.Key("marker").Value(hop.marker);
     WriteAs(w, hop.asn, hop.as_org);
+    if (!hop.mpls.empty()) {
+      w.Key("mpls").BeginArray();
+      for (const packet::MplsLabel& l : hop.mpls) {
+        w.BeginObject();
+        w.Key("label").Value(static_cast<std::int64_t>(l.label));
+        w.Key("tc").Value(static_cast<int>(l.tc));
+        w.Key("s").Value(l.bottom_of_stack);
+        w.Key("ttl").Value(static_cast<int>(l.ttl));
+        w.EndObject();
+      }
+      w.EndArray();
+    }
     w.EndObject();
   }
   w.EndArray();
@@ -121,6 +133,14 @@ std::string ResultToText(const TraceResult& r, const probe::TraceSettings& s) {
       }
       out += Ms(*sample.rtt_ms);
       if (!hop.marker.empty() && sample.from == hop.address) out += " " + hop.marker;
+    }
+    // Like `traceroute -e`: the label stack the hop says our probe carried.
+    for (std::size_t i = 0; i < hop.mpls.size(); ++i) {
+      const packet::MplsLabel& l = hop.mpls[i];
+      out += (i == 0 ? "  <MPLS:" : "/");
+      out += "L=" + std::to_string(l.label) + ",E=" + std::to_string(l.tc) +
+             ",S=" + std::to_string(l.bottom_of_stack ? 1 : 0) + ",T=" + std::to_string(l.ttl);
+      if (i + 1 == hop.mpls.size()) out += ">";
     }
     if (hop.reply == probe::HopReply::kSynAck) out += "  [open]";
     if (hop.reply == probe::HopReply::kRst) out += "  [closed]";

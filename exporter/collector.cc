@@ -120,6 +120,16 @@ struct TargetFamilies {
       Family("portpath_blocked_hop_ttl",
              "TTL of the hop where the last trace stopped; absent while the path is not blocked.",
              MetricType::Gauge);
+  MetricFamily icmp_reachable =
+      Family("portpath_icmp_reachable",
+             "1 if the destination answered ICMP echo (ping) in the same round, else 0; absent "
+             "when no ping trace ran.",
+             MetricType::Gauge);
+  MetricFamily divergence_hop_ttl =
+      Family("portpath_divergence_hop_ttl",
+             "The last hop the TCP and ICMP (ping) paths share before they part ways; absent "
+             "when they do not.",
+             MetricType::Gauge);
   MetricFamily hops_to_destination = Family(
       "portpath_hops_to_destination",
       "Number of hops to the target in the last trace; absent when the target was not reached.",
@@ -152,7 +162,8 @@ struct TargetFamilies {
   void AppendTo(std::vector<MetricFamily>& out) && {
     for (MetricFamily* f :
          {&target_info, &skipped_rounds, &destination_reached, &port_open, &outcome,
-          &last_responding_hop_ttl, &blocked_hop_info, &blocked_hop_ttl, &hops_to_destination,
+          &last_responding_hop_ttl, &blocked_hop_info, &blocked_hop_ttl, &icmp_reachable,
+          &divergence_hop_ttl, &hops_to_destination,
           &duration, &timestamp, &address_info, &hop_responded, &hop_rtt, &hop_loss, &hop_info}) {
       // An empty family would still print HELP and TYPE lines: noise for readers,
       // and nothing a query could use.
@@ -172,6 +183,8 @@ void RenderResult(const Labels& target, const probe::TraceResult& r, TargetFamil
         r.outcome == o ? 1 : 0);
   }
   if (r.last_responding_hop) Add(f.last_responding_hop_ttl, target, r.last_responding_hop->ttl);
+  if (r.icmp_reachable) Add(f.icmp_reachable, target, *r.icmp_reachable ? 1 : 0);
+  if (r.divergence_hop) Add(f.divergence_hop_ttl, target, *r.divergence_hop);
   if (HasBlockedHop(r)) {
     const probe::HopRef& b = *r.blocked_hop;
     Add(f.blocked_hop_info,

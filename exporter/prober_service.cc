@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "probe/asn/annotate.h"
+#include "probe/diagnosis.h"
 #include "probe/verdict.h"
 
 namespace portpath::exporter {
@@ -10,6 +12,8 @@ namespace {
 // Tags of /probe traces have the top bit set, so they never collide with the
 // ids of scheduled targets.
 constexpr std::uint64_t kProbeTagBit = std::uint64_t{1} << 63;
+// The ping trace of a scheduled round: the target's id with this bit.
+constexpr std::uint64_t kPingTagBit = std::uint64_t{1} << 62;
 
 std::string Describe(const probe::TraceResult& r) {
   std::string s(probe::ToString(r.outcome));
@@ -59,6 +63,11 @@ void ProberService::ApplyReload(std::optional<config::Config> config, bool ok, d
     SetConfiguredKeys(*config);
     pending_config_ = std::move(config);
   }
+}
+
+void ProberService::SetAsnDatabase(std::shared_ptr<const asn::AsnDatabase> database) {
+  std::lock_guard lock(mutex_);
+  asn_db_ = std::move(database);
 }
 
 bool ProberService::IsConfigured(const std::string& target) const {
@@ -148,6 +157,7 @@ bool ProberService::StartTrace(const TargetState& state, std::uint64_t tag,
     return false;
   }
   probe::TraceJob job;
+  if (tag & kPingTagBit) job.kind = probe::ProbeKind::kIcmpEcho;
   job.target = state.key;
   job.host = state.host;
   job.destination = *address;
@@ -165,6 +175,14 @@ void ProberService::StartDue(probe::TimePoint now) {
     probe::TraceResult error;
     if (StartTrace(it->second, it->second.id, error)) {
       running_[it->second.id] = key;
+      Round& round = rounds_[it->second.id];
+      round = Round{};
+      round.outstanding = 1;
+      probe::TraceResult ping_error;
+      if (options_.ping && StartTrace(it->second, it->second.id | kPingTagBit, ping_error)) {
+        running_[it->second.id | kPingTagBit] = key;
+        round.outstanding = 2;
+      }
     } else {
       error.finished_at = std::chrono::duration<double>(now.time_since_epoch()).count();
       Record(it->second, std::move(error));
@@ -197,6 +215,15 @@ void ProberService::StartProbeRequests() {
   }
 }
 
+void ProberService::Annotate(probe::TraceResult& result) {
+  std::shared_ptr<const asn::AsnDatabase> db;
+  {
+    std::lock_guard lock(mutex_);
+    db = asn_db_;
+  }
+  if (db) asn::AnnotateWithAsn(result, *db);
+}
+
 void ProberService::Record(TargetState& state, probe::TraceResult result) {
   ++traces_by_outcome_[static_cast<std::size_t>(result.outcome)];
   // One log line per change of outcome or blocked hop, not one per trace.
@@ -217,6 +244,7 @@ void ProberService::CollectFinished() {
       auto it = running_probes_.find(f.tag);
       if (it == running_probes_.end()) continue;
       auto target = targets_.find(it->second->target);
+      Annotate(f.result);
       TargetSnapshot snap;
       snap.target = f.result.target;
       snap.host = f.result.host;
@@ -231,11 +259,19 @@ void ProberService::CollectFinished() {
     if (it == running_.end()) continue;
     std::string key = it->second;
     running_.erase(it);
+    std::uint64_t id = f.tag & ~kPingTagBit;
+    Round& round = rounds_[id];
+    (f.tag & kPingTagBit ? round.ping : round.tcp) = std::move(f.result);
+    if (--round.outstanding > 0) continue;
+    Round done = std::move(round);
+    rounds_.erase(id);
     scheduler_.MarkFinished(key);
     auto target = targets_.find(key);
     // A target removed (or re-created) while its trace ran: drop the result.
-    if (target == targets_.end() || target->second.id != f.tag) continue;
-    Record(target->second, std::move(f.result));
+    if (target == targets_.end() || target->second.id != id || !done.tcp) continue;
+    if (done.ping) probe::CompareWithPing(*done.tcp, *done.ping);
+    Annotate(*done.tcp);
+    Record(target->second, std::move(*done.tcp));
   }
 }
 

@@ -20,6 +20,7 @@
 #include <variant>
 
 #include "config/config.h"
+#include "probe/asn/asn_database.h"
 #include "exporter/scheduler.h"
 #include "exporter/snapshot.h"
 #include "probe/engine.h"
@@ -47,6 +48,9 @@ struct ServiceOptions {
   probe::Duration ready_after = std::chrono::seconds(120);
   /// Snapshots are rebuilt at most this often (they copy every result).
   probe::Duration publish_interval = std::chrono::milliseconds(200);
+  /// Trace ICMP echo (ping) alongside each TCP trace, for icmp_reachable, the
+  /// divergence hop and middlebox detection.
+  bool ping = true;
 };
 
 /// Why ProbeNow could not give a result.
@@ -69,6 +73,9 @@ class ProberService {
   /// scrape never shows "reload succeeded" with the old targets. Unchanged
   /// targets keep their results; removed ones vanish.
   void ApplyReload(std::optional<config::Config> config, bool ok, double timestamp);
+  /// The database that names hop owners; nullptr for none. Used from the next
+  /// completed trace on.
+  void SetAsnDatabase(std::shared_ptr<const asn::AsnDatabase> database);
 
   /// Traces one configured target now (the /probe endpoint) and waits for it.
   std::variant<TargetSnapshot, ProbeNowError> ProbeNow(const std::string& target,
@@ -99,6 +106,7 @@ class ProberService {
   bool StartTrace(const TargetState& state, std::uint64_t tag, probe::TraceResult& error_out);
   void CollectFinished();
   void Record(TargetState& state, probe::TraceResult result);
+  void Annotate(probe::TraceResult& result);
   void Publish(probe::TimePoint now, bool force);
   probe::TraceSettings TraceSettingsFor(const config::ProbeSettings& s) const;
 
@@ -112,6 +120,13 @@ class ProberService {
   // Loop-owned state.
   std::map<std::string, TargetState> targets_;
   std::map<std::uint64_t, std::string> running_;  // engine tag -> target key
+  /// A round's TCP and ping results, until both are in.
+  struct Round {
+    std::optional<probe::TraceResult> tcp;
+    std::optional<probe::TraceResult> ping;
+    int outstanding = 0;
+  };
+  std::map<std::uint64_t, Round> rounds_;  // target id -> round in progress
   std::map<std::uint64_t, std::shared_ptr<ProbeRequest>> running_probes_;
   std::uint64_t next_id_ = 1;
   std::array<std::uint64_t, probe::kOutcomeCount> traces_by_outcome_{};
@@ -131,6 +146,7 @@ class ProberService {
   ReloadStatus status_;  // loop-owned copy, published in snapshots
   std::deque<std::shared_ptr<ProbeRequest>> probe_requests_;
   std::set<std::string> configured_keys_;
+  std::shared_ptr<const asn::AsnDatabase> asn_db_;
   SnapshotPtr snapshot_;
   ReloadStatus shared_status_;  // counts kept under mutex_
   std::atomic<bool> ready_{false};

@@ -19,6 +19,7 @@
 #include "exporter/http_server.h"
 #include "exporter/process_metrics.h"
 #include "exporter/prober_service.h"
+#include "probe/asn/asn_database.h"
 #include "probe/io/errors.h"
 #include "probe/io/pcap_source.h"
 #include "probe/io/raw_sender.h"
@@ -122,7 +123,8 @@ FileFingerprint Fingerprint(const std::string& path) {
 /// Thread-safe (reloads are serialized).
 class Reloader {
  public:
-  Reloader(std::string path, ProberService& service) : path_(std::move(path)), service_(service) {}
+  Reloader(std::string path, ProberService& service, std::optional<std::string> asn_path)
+      : path_(std::move(path)), service_(service), asn_path_(std::move(asn_path)) {}
 
   std::pair<bool, std::string> Reload(const std::string& why) {
     std::lock_guard lock(mutex_);
@@ -133,6 +135,20 @@ class Reloader {
       spdlog::error("config reload ({}) failed; keeping the last good configuration:\n{}", why, errors);
       service_.ApplyReload(std::nullopt, false, NowSeconds());
       return {false, errors};
+    }
+    if (result.config->asn_db != asn_path_) {
+      // A new ASN database must open before anything of the new file is used.
+      try {
+        std::shared_ptr<const asn::AsnDatabase> db;
+        if (result.config->asn_db) db = asn::OpenAsnDatabase(*result.config->asn_db);
+        service_.SetAsnDatabase(db);
+        asn_path_ = result.config->asn_db;
+      } catch (const std::exception& e) {
+        spdlog::error("config reload ({}) failed; keeping the last good configuration: asn_db: {}",
+                      why, e.what());
+        service_.ApplyReload(std::nullopt, false, NowSeconds());
+        return {false, std::string("asn_db: ") + e.what()};
+      }
     }
     service_.ApplyReload(std::move(result.config), true, NowSeconds());
     spdlog::info("config reloaded ({}) from {}", why, path_);
@@ -158,6 +174,7 @@ class Reloader {
   ProberService& service_;
   std::mutex mutex_;
   FileFingerprint fingerprint_;
+  std::optional<std::string> asn_path_;
 };
 
 void LogConfigSummary(const config::Config& c, const std::string& listen) {
@@ -182,6 +199,16 @@ int RunServe(const ServeOptions& options) {
     return 2;
   }
   const config::Config& config = *loaded.config;
+  std::shared_ptr<const asn::AsnDatabase> asn_db;
+  if (config.asn_db) {
+    try {
+      asn_db = asn::OpenAsnDatabase(*config.asn_db);
+      spdlog::info("ASN database {}: {} ranges ({})", *config.asn_db, asn_db->size(), asn_db->format());
+    } catch (const std::exception& e) {
+      spdlog::error("portpath serve: asn_db: {}", e.what());
+      return 2;
+    }
+  }
 
   // Signals are handled by the main thread with sigtimedwait; block them before
   // any other thread exists so that every thread inherits the mask.
@@ -216,7 +243,8 @@ int RunServe(const ServeOptions& options) {
   service_options.engine = engine;
   service_options.ready_after = options.ready_after;
   ProberService service(service_options, config, *sender, *source, clock, resolver);
-  Reloader reloader(options.config_file, service);
+  service.SetAsnDatabase(asn_db);
+  Reloader reloader(options.config_file, service, config.asn_db);
   reloader.Remember();
 
   auto trace_collector =

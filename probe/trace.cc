@@ -295,6 +295,7 @@ void Trace::FillResult(const packet::IpAddress& destination, TraceResult& result
     }
     if (chosen) {
       hop.address = chosen->reply.from;
+      hop.mpls = chosen->reply.mpls;
       switch (chosen->reply.type) {
         case ReplyType::kTimeExceeded: hop.reply = HopReply::kTimeExceeded; break;
         case ReplyType::kSynAck: hop.reply = HopReply::kSynAck; break;

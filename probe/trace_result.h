@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "probe/address_class.h"
+#include "probe/packet/icmp_extensions.h"
 #include "probe/packet/ip_address.h"
 
 namespace portpath::probe {
@@ -56,6 +57,8 @@ struct Hop {
   /// The address's AS and its organisation, from the ASN database if one is loaded.
   std::optional<std::uint32_t> asn;
   std::string as_org;
+  /// MPLS label stack (RFC 4950) the hop reported our probe carried, top first.
+  std::vector<packet::MplsLabel> mpls;
   int answered() const;
 };
 

@@ -141,6 +141,32 @@ LAB_BULK6_NET=2001:db8:100::/120
 LAB_PORT_OPEN=80 LAB_PORT_CLOSED=81 LAB_PORT_DROP_R2=8443 LAB_PORT_DROP_R5=9443
 LAB_PORT_PROHIBITED=135 LAB_PORT_RESET_R4=7000
 
+# ECMP topology (see the "ecmp" section of the header). Nodes and links:
+LAB_ECMP_NODES=(c r1 ra rb r2 s)
+LAB_ECMP_ROUTERS=(r1 ra rb r2)
+# Per link: left node, its interface, right node, its interface, v4 net, left, right,
+# v6 net, left, right.
+LAB_ECMP_LINKS=(
+  "c right r1 left 10.0.0.0/24 10.0.0.1 10.0.0.2 fd00::/64 fd00::1 fd00::2"
+  "r1 brA ra left 198.51.100.0/28 198.51.100.1 198.51.100.2 2001:db8:a1::/64 2001:db8:a1::1 2001:db8:a1::2"
+  "ra right r2 brA 198.51.100.16/28 198.51.100.17 198.51.100.18 2001:db8:a2::/64 2001:db8:a2::1 2001:db8:a2::2"
+  "r1 brB rb left 203.0.113.0/28 203.0.113.1 203.0.113.2 2001:db8:b1::/64 2001:db8:b1::1 2001:db8:b1::2"
+  "rb right r2 brB 203.0.113.16/28 203.0.113.17 203.0.113.18 2001:db8:b2::/64 2001:db8:b2::1 2001:db8:b2::2"
+  "r2 right s left 192.0.2.0/28 192.0.2.1 192.0.2.2 2001:db8:ff::/64 2001:db8:ff::1 2001:db8:ff::2"
+)
+LAB_ECMP_CLIENT4=10.0.0.1 LAB_ECMP_CLIENT6=fd00::1
+LAB_ECMP_TARGET4=192.0.2.10 LAB_ECMP_TARGET6=2001:db8:ff::10
+LAB_ECMP_BULK4_NET=198.18.0.0/24 LAB_ECMP_BULK6_NET=2001:db8:100::/120
+LAB_ECMP_HOP1_4=10.0.0.2 LAB_ECMP_HOP1_6=fd00::2
+LAB_ECMP_HOP2A_4=198.51.100.2 LAB_ECMP_HOP2A_6=2001:db8:a1::2      # ra
+LAB_ECMP_HOP2B_4=203.0.113.2 LAB_ECMP_HOP2B_6=2001:db8:b1::2       # rb
+LAB_ECMP_HOP3_4=198.51.100.18 LAB_ECMP_HOP3_6=2001:db8:a2::2       # r2 (both branches)
+LAB_ECMP_DEST_TTL=4
+LAB_ECMP_PORT_OPEN=80 LAB_ECMP_PORT_BLOCK_B=8443
+# Multipath hash seed on r1 (net.ipv4.fib_multipath_hash_seed, used for v4 and v6).
+# Fixed so that the port -> branch table below holds for every build of the lab.
+LAB_ECMP_HASH_SEED="${LAB_ECMP_HASH_SEED:-12345}"
+
 # Where lab_start_listener keeps pid files and logs (one directory per prefix).
 LAB_STATE_DIR="${LAB_STATE_DIR:-/run/portpath-lab}"
 
@@ -255,11 +281,15 @@ _lab_sysctl() {  # prefix node key=value...
 # r<n> routes: index (1..6) -> node name
 _lab_router_nodes() { echo r1 r2 r3 r4 r5 r6; }
 
+# _lab_apply_ratelimit PREFIX [ROUTER...]: the chain's routers unless named.
 _lab_apply_ratelimit() {
   local prefix=$1 mode=${LAB_RATELIMIT:-off} r
+  shift
+  local routers=("$@")
+  [[ ${#routers[@]} -gt 0 ]] || read -r -a routers <<<"$(_lab_router_nodes)"
   case "$mode" in
     off)
-      for r in $(_lab_router_nodes); do
+      for r in "${routers[@]}"; do
         # icmp_ratelimit only governs the per-destination token bucket; the global
         # per-namespace budget (icmp_msgs_per_sec=1000, burst 50) would still drop
         # errors when many targets are traced at once, so lift it too.
@@ -267,7 +297,7 @@ _lab_apply_ratelimit() {
           net.ipv4.icmp_msgs_per_sec=1000000 net.ipv4.icmp_msgs_burst=1000000
       done ;;
     default)
-      for r in $(_lab_router_nodes); do
+      for r in "${routers[@]}"; do
         # The kernel's defaults as seen in a fresh namespace (v4 1000 ms, v6 100 ms per
         # destination; 1000 msgs/s with bursts of 50 overall), so switching a running
         # lab back from "off" restores them.
@@ -282,9 +312,13 @@ _lab_apply_ratelimit() {
 
 # Wait until no IPv6 address in the lab is tentative (DAD is off, so this is quick;
 # it also covers link-local addresses the kernel adds by itself).
+# _lab_wait_v6_ready PREFIX [NODE...]: the chain's nodes unless named.
 _lab_wait_v6_ready() {
   local prefix=$1 node tries
-  for node in "${LAB_NODES[@]}"; do
+  shift
+  local nodes=("$@")
+  [[ ${#nodes[@]} -gt 0 ]] || nodes=("${LAB_NODES[@]}")
+  for node in "${nodes[@]}"; do
     for tries in $(seq 1 100); do
       [[ -z "$(ip -n "$prefix-$node" -6 addr show tentative)" ]] && break
       if [[ $tries -eq 100 ]]; then
@@ -444,11 +478,19 @@ _lab_build_body() {
 }
 
 # lab_down PREFIX: stop everything running in the lab and delete its namespaces.
-# Idempotent; only touches PREFIX-<node> for the lab's own node names.
+# Idempotent; only touches PREFIX-<node> for the node names of the two topologies
+# (chain and ecmp), so it removes either kind of lab (lab_down_ecmp is the same).
 lab_down() {
   local prefix=${1:?usage: lab_down PREFIX}
   _lab_check_prefix "$prefix" || return 1
   local state="$LAB_STATE_DIR/$prefix" node pid pids f tries
+  local -A seen=()
+  local all_nodes=()
+  for node in "${LAB_NODES[@]}" "${LAB_ECMP_NODES[@]}"; do
+    [[ -n "${seen[$node]:-}" ]] && continue
+    seen[$node]=1
+    all_nodes+=("$node")
+  done
 
   # Listeners we started (by pid), then anything else still running inside our
   # namespaces (a netns with live processes would outlive `ip netns del`).
@@ -460,7 +502,7 @@ lab_down() {
       rm -f "$f"
     done
   fi
-  for node in "${LAB_NODES[@]}"; do
+  for node in "${all_nodes[@]}"; do
     _lab_ns_exists "$prefix-$node" || continue
     pids=$(ip netns pids "$prefix-$node" 2>/dev/null || true)
     [[ -n "$pids" ]] || continue
@@ -473,7 +515,7 @@ lab_down() {
       kill -9 "$pid" 2>/dev/null || true
     done
   done
-  for node in "${LAB_NODES[@]}"; do
+  for node in "${all_nodes[@]}"; do
     if _lab_ns_exists "$prefix-$node"; then
       ip netns del "$prefix-$node" 2>/dev/null || true
     fi
@@ -538,6 +580,161 @@ lab_status() {
 }
 
 # ---------------------------------------------------------------------------------
+# TOPOLOGY "ecmp" (see the header): c - r1 =(ra | rb)= r2 - s, r1 load-balances per flow.
+
+# lab_up_ecmp PREFIX: build the ECMP lab. Same contract as lab_up: an already complete
+# lab is kept (rate limits re-applied), a half-built one is removed and rebuilt, a
+# failed build leaves nothing behind. Do not use a PREFIX that holds a chain lab.
+lab_up_ecmp() {
+  local prefix=${1:?usage: lab_up_ecmp PREFIX}
+  _lab_check_prefix "$prefix" || return 1
+  local state="$LAB_STATE_DIR/$prefix" node
+
+  if [[ -e "$state/up" ]]; then
+    echo "lab: '$prefix' holds a chain lab; use another prefix or lab_down it first" >&2
+    return 1
+  fi
+  if [[ -e "$state/up-ecmp" ]]; then
+    local complete=1
+    for node in "${LAB_ECMP_NODES[@]}"; do _lab_ns_exists "$prefix-$node" || complete=0; done
+    if [[ $complete -eq 1 ]]; then
+      _lab_apply_ratelimit "$prefix" "${LAB_ECMP_ROUTERS[@]}"
+      return 0
+    fi
+  fi
+  lab_down "$prefix"
+  mkdir -p "$state"
+  if ! LAB_RATELIMIT="${LAB_RATELIMIT:-off}" LAB_STATE_DIR="$LAB_STATE_DIR" \
+      LAB_ECMP_HASH_SEED="$LAB_ECMP_HASH_SEED" \
+      bash -euo pipefail "$LAB_SH" __build_ecmp "$prefix"; then
+    echo "lab: building ecmp lab '$prefix' failed; removing it" >&2
+    lab_down "$prefix"
+    return 1
+  fi
+  touch "$state/up-ecmp"
+}
+
+# lab_down_ecmp PREFIX: the same as lab_down (which removes either topology).
+lab_down_ecmp() { lab_down "$@"; }
+
+# lab_status_ecmp PREFIX: show which of the ECMP lab's namespaces exist.
+lab_status_ecmp() {
+  local prefix=${1:?usage: lab_status_ecmp PREFIX} node missing=0
+  for node in "${LAB_ECMP_NODES[@]}"; do
+    if _lab_ns_exists "$prefix-$node"; then echo "$prefix-$node up"; else echo "$prefix-$node missing"; missing=1; fi
+  done
+  return $missing
+}
+
+# lab_ecmp_branch ADDR: "A" or "B" for a hop-2 address (ra or rb), "-" otherwise.
+lab_ecmp_branch() {
+  case "$1" in
+    "$LAB_ECMP_HOP2A_4" | "$LAB_ECMP_HOP2A_6") echo A ;;
+    "$LAB_ECMP_HOP2B_4" | "$LAB_ECMP_HOP2B_6") echo B ;;
+    *) echo - ;;
+  esac
+}
+
+# Runs in a fresh `bash -euo pipefail` (see _lab_build): stops at the first failure.
+_lab_build_ecmp_body() {
+  local prefix=$1 node link
+  for node in "${LAB_ECMP_NODES[@]}"; do
+    ip netns add "$prefix-$node"
+    ip -n "$prefix-$node" link set lo up
+    _lab_sysctl "$prefix" "$node" \
+      net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 \
+      net.ipv6.conf.all.accept_ra=0 net.ipv6.conf.default.accept_ra=0 \
+      net.ipv6.conf.default.autoconf=0 \
+      net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+  done
+
+  # Links, created directly inside the two namespaces (never in the root namespace).
+  for link in "${LAB_ECMP_LINKS[@]}"; do
+    local ln li rn ri n4 l4 r4 n6 l6 r6
+    read -r ln li rn ri n4 l4 r4 n6 l6 r6 <<<"$link"
+    ip link add name "$li" netns "$prefix-$ln" type veth peer name "$ri" netns "$prefix-$rn"
+    ip -n "$prefix-$ln" addr add "$l4/${n4#*/}" dev "$li"
+    ip -n "$prefix-$rn" addr add "$r4/${n4#*/}" dev "$ri"
+    ip -n "$prefix-$ln" -6 addr add "$l6/${n6#*/}" dev "$li" nodad
+    ip -n "$prefix-$rn" -6 addr add "$r6/${n6#*/}" dev "$ri" nodad
+    ip -n "$prefix-$ln" link set dev "$li" up
+    ip -n "$prefix-$rn" link set dev "$ri" up
+  done
+
+  local r
+  for r in "${LAB_ECMP_ROUTERS[@]}"; do
+    _lab_sysctl "$prefix" "$r" net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+  done
+
+  # Client and server.
+  ip -n "$prefix-c" route add default via 10.0.0.2 dev right
+  ip -n "$prefix-c" -6 route add default via fd00::2 dev right
+  local s="$prefix-s"
+  ip -n "$s" route add default via 192.0.2.1 dev left
+  ip -n "$s" -6 route add default via 2001:db8:ff::1 dev left
+  ip -n "$s" addr add "$LAB_ECMP_TARGET4/28" dev left
+  ip -n "$s" -6 addr add "$LAB_ECMP_TARGET6/64" dev left nodad
+  ip -n "$s" route add local "$LAB_ECMP_BULK4_NET" dev lo
+  ip -n "$s" -6 route add local "$LAB_ECMP_BULK6_NET" dev lo
+
+  # r1: the server prefixes over both branches, chosen per flow by an L4 hash
+  # (addresses, ports, protocol) with a fixed seed.
+  local ns="$prefix-r1"
+  _lab_sysctl "$prefix" r1 net.ipv4.fib_multipath_hash_policy=1 \
+    net.ipv6.fib_multipath_hash_policy=1 \
+    net.ipv4.fib_multipath_hash_seed="$LAB_ECMP_HASH_SEED"
+  local p4 p6
+  for p4 in 192.0.2.0/24 "$LAB_ECMP_BULK4_NET"; do
+    ip -n "$ns" route add "$p4" nexthop via 198.51.100.2 dev brA nexthop via 203.0.113.2 dev brB
+  done
+  for p6 in 2001:db8:ff::/48 "$LAB_ECMP_BULK6_NET"; do
+    ip -n "$ns" -6 route add "$p6" nexthop via 2001:db8:a1::2 dev brA nexthop via 2001:db8:b1::2 dev brB
+  done
+  ip -n "$ns" route add 198.51.100.16/28 via 198.51.100.2 dev brA
+  ip -n "$ns" route add 203.0.113.16/28 via 203.0.113.2 dev brB
+  ip -n "$ns" -6 route add 2001:db8:a2::/64 via 2001:db8:a1::2 dev brA
+  ip -n "$ns" -6 route add 2001:db8:b2::/64 via 2001:db8:b1::2 dev brB
+
+  # ra and rb: back to the client via r1, on to the server via r2.
+  local br n4 l4 r4 n6 l6 r6
+  for br in "ra 198.51.100.1 2001:db8:a1::1 198.51.100.18 2001:db8:a2::2" \
+            "rb 203.0.113.1 2001:db8:b1::1 203.0.113.18 2001:db8:b2::2"; do
+    read -r node l4 l6 r4 r6 <<<"$br"
+    ns="$prefix-$node"
+    ip -n "$ns" route add 10.0.0.0/24 via "$l4" dev left
+    ip -n "$ns" -6 route add fd00::/64 via "$l6" dev left
+    for p4 in 192.0.2.0/24 "$LAB_ECMP_BULK4_NET"; do ip -n "$ns" route add "$p4" via "$r4" dev right; done
+    for p6 in 2001:db8:ff::/48 "$LAB_ECMP_BULK6_NET"; do ip -n "$ns" -6 route add "$p6" via "$r6" dev right; done
+  done
+  ip -n "$prefix-ra" route add 203.0.113.0/28 via 198.51.100.1 dev left
+  ip -n "$prefix-rb" route add 198.51.100.0/28 via 203.0.113.1 dev left
+  ip -n "$prefix-ra" -6 route add 2001:db8:b1::/64 via 2001:db8:a1::1 dev left
+  ip -n "$prefix-rb" -6 route add 2001:db8:a1::/64 via 2001:db8:b1::1 dev left
+
+  # r2: everything back over branch A only (deterministic return path; so r2 answers
+  # time-exceeded from its A-side address whichever branch the probe came over).
+  ns="$prefix-r2"
+  ip -n "$ns" route add 10.0.0.0/24 via 198.51.100.17 dev brA
+  ip -n "$ns" route add 198.51.100.0/28 via 198.51.100.17 dev brA
+  ip -n "$ns" route add 203.0.113.0/28 via 203.0.113.17 dev brB
+  ip -n "$ns" route add "$LAB_ECMP_BULK4_NET" via 192.0.2.2 dev right
+  ip -n "$ns" -6 route add fd00::/64 via 2001:db8:a2::1 dev brA
+  ip -n "$ns" -6 route add 2001:db8:a1::/64 via 2001:db8:a2::1 dev brA
+  ip -n "$ns" -6 route add 2001:db8:b1::/64 via 2001:db8:b2::1 dev brB
+  ip -n "$ns" -6 route add "$LAB_ECMP_BULK6_NET" via 2001:db8:ff::2 dev right
+
+  # The one-branch block: rb silently drops port 8443 (TTL is checked before FORWARD,
+  # so rb itself still answers time-exceeded for probes that expire on it).
+  local ipt
+  for ipt in iptables ip6tables; do
+    ip netns exec "$prefix-rb" $ipt -A FORWARD -p tcp --dport "$LAB_ECMP_PORT_BLOCK_B" -j DROP
+  done
+
+  _lab_apply_ratelimit "$prefix" "${LAB_ECMP_ROUTERS[@]}"
+  _lab_wait_v6_ready "$prefix" "${LAB_ECMP_NODES[@]}"
+}
+
+# ---------------------------------------------------------------------------------
 # Command-line use (only when executed, not when sourced).
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
   set -euo pipefail
@@ -546,7 +743,8 @@ if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
 usage: lab.sh up PREFIX            build the chain lab (LAB_RATELIMIT=off|default)
        lab.sh down PREFIX          stop listeners, delete the lab's namespaces
        lab.sh status PREFIX
-       lab.sh exec PREFIX NODE cmd...      NODE: c r1..r6 s
+       lab.sh up-ecmp PREFIX       build the ecmp lab; down-ecmp / status-ecmp PREFIX
+       lab.sh exec PREFIX NODE cmd...      NODE: c r1..r6 s (ecmp: c r1 ra rb r2 s)
        lab.sh listen PREFIX BINARY [PORT...]
        lab.sh expect [CASE [FIELD]]        expected results (table without CASE)
 EOF
@@ -562,6 +760,10 @@ EOF
     exec) [[ $# -ge 3 ]] || usage; lab_exec "$@" ;;
     listen) [[ $# -ge 2 ]] || usage; lab_start_listener "$@" ;;
     __build) _lab_build_body "$1" ;;  # internal, used by lab_up
+    __build_ecmp) _lab_build_ecmp_body "$1" ;;  # internal, used by lab_up_ecmp
+    up-ecmp) [[ $# -eq 1 ]] || usage; lab_up_ecmp "$1" ;;
+    down-ecmp) [[ $# -eq 1 ]] || usage; lab_down_ecmp "$1" ;;
+    status-ecmp) [[ $# -eq 1 ]] || usage; lab_status_ecmp "$1" ;;
     expect) if [[ $# -eq 0 ]]; then lab_expect_table; else lab_expect "$@"; fi ;;
     *) usage ;;
   esac
