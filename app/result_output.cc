@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "app/json_writer.h"
+#include "probe/diagnosis.h"
 #include "probe/verdict.h"
 
 namespace portpath::app {
@@ -100,6 +101,7 @@ std::string ResultToJson(const TraceResult& r) {
     w.EndObject();
   }
   w.EndArray();
+  w.Key("path_id").Value(probe::PathId(r));
   w.Key("duration_ms").Value(static_cast<std::int64_t>(r.duration.count()));
   w.Key("probes_sent").Value(r.probes_sent);
   if (r.outcome == probe::Outcome::kError) w.Key("error").Value(r.error);

@@ -1,5 +1,7 @@
 #include "exporter/collector.h"
 
+#include "probe/diagnosis.h"
+
 #include <chrono>
 #include <initializer_list>
 #include <string>
@@ -120,6 +122,19 @@ struct TargetFamilies {
       Family("portpath_blocked_hop_ttl",
              "TTL of the hop where the last trace stopped; absent while the path is not blocked.",
              MetricType::Gauge);
+  MetricFamily path_info = Family(
+      "portpath_path_info",
+      "1, naming the path of the last trace: a hash of the answering hops and where the path ends.",
+      MetricType::Gauge);
+  MetricFamily path_changes = Family(
+      "portpath_path_changes_total",
+      "Path changes seen between consecutive traces (a hop answering from another address, or "
+      "the path ending at another TTL).",
+      MetricType::Counter);
+  MetricFamily last_path_change = Family(
+      "portpath_path_last_change_timestamp_seconds",
+      "When the last path change was seen (Unix time); absent before the first.",
+      MetricType::Gauge);
   MetricFamily icmp_reachable =
       Family("portpath_icmp_reachable",
              "1 if the destination answered ICMP echo (ping) in the same round, else 0; absent "
@@ -162,7 +177,8 @@ struct TargetFamilies {
   void AppendTo(std::vector<MetricFamily>& out) && {
     for (MetricFamily* f :
          {&target_info, &skipped_rounds, &destination_reached, &port_open, &outcome,
-          &last_responding_hop_ttl, &blocked_hop_info, &blocked_hop_ttl, &icmp_reachable,
+          &last_responding_hop_ttl, &blocked_hop_info, &blocked_hop_ttl, &path_info,
+          &path_changes, &last_path_change, &icmp_reachable,
           &divergence_hop_ttl, &hops_to_destination,
           &duration, &timestamp, &address_info, &hop_responded, &hop_rtt, &hop_loss, &hop_info}) {
       // An empty family would still print HELP and TYPE lines: noise for readers,
@@ -184,6 +200,7 @@ void RenderResult(const Labels& target, const probe::TraceResult& r, TargetFamil
   }
   if (r.last_responding_hop) Add(f.last_responding_hop_ttl, target, r.last_responding_hop->ttl);
   if (r.icmp_reachable) Add(f.icmp_reachable, target, *r.icmp_reachable ? 1 : 0);
+  Add(f.path_info, With(target, {{"path", probe::PathId(r)}}), 1);
   if (r.divergence_hop) Add(f.divergence_hop_ttl, target, *r.divergence_hop);
   if (HasBlockedHop(r)) {
     const probe::HopRef& b = *r.blocked_hop;
@@ -303,6 +320,8 @@ std::vector<MetricFamily> RenderTargets(const std::vector<TargetSnapshot>& targe
     Labels labels = TargetLabels(t);
     Add(f.target_info, labels, 1);
     Add(f.skipped_rounds, labels, static_cast<double>(t.skipped_rounds));
+    Add(f.path_changes, labels, static_cast<double>(t.path_changes));
+    if (t.last_path_change > 0) Add(f.last_path_change, labels, t.last_path_change);
     if (t.last) RenderResult(labels, *t.last, f);
   }
   std::vector<MetricFamily> out;

@@ -118,6 +118,8 @@ bool ProberService::ApplyPending(probe::TimePoint now) {
         // Unchanged targets keep their last result (and their running trace).
         state.last = std::move(old->second.last);
         state.id = old->second.id;
+        state.path_changes = old->second.path_changes;
+        state.last_path_change = old->second.last_path_change;
       } else {
         state.id = next_id_++;
       }
@@ -234,6 +236,12 @@ void ProberService::Record(TargetState& state, probe::TraceResult result) {
     else
       spdlog::info("{}: {} ({})", state.key, now_desc, probe::Verdict(result));
   }
+  if (state.last && probe::PathChanged(*state.last, result)) {
+    ++state.path_changes;
+    state.last_path_change = result.finished_at;
+    spdlog::info("{}: path changed ({} -> {})", state.key, probe::PathId(*state.last),
+                 probe::PathId(result));
+  }
   state.last = std::move(result);
   dirty_ = true;
 }
@@ -287,6 +295,8 @@ void ProberService::Publish(probe::TimePoint now, bool force) {
     t.labels = state.labels;
     t.last = state.last;
     t.skipped_rounds = scheduler_.skipped(key);
+    t.path_changes = state.path_changes;
+    t.last_path_change = state.last_path_change;
     all_done &= state.last.has_value();
     snap->targets.push_back(std::move(t));
   }

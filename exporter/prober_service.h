@@ -92,6 +92,8 @@ class ProberService {
     config::ProbeSettings settings;
     std::optional<probe::TraceResult> last;
     std::uint64_t id = 0;  // engine tag; changes when the target is re-created
+    std::uint64_t path_changes = 0;
+    double last_path_change = 0;
   };
   struct ProbeRequest {
     std::string target;

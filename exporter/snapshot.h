@@ -28,6 +28,10 @@ struct TargetSnapshot {
   std::optional<probe::TraceResult> last;
   /// Rounds skipped because the previous trace of this target was still running.
   std::uint64_t skipped_rounds = 0;
+  /// Path changes seen between consecutive rounds, and when the last one was
+  /// seen (Unix seconds; 0 = never).
+  std::uint64_t path_changes = 0;
+  double last_path_change = 0;
 };
 
 struct Snapshot {

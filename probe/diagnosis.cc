@@ -1,5 +1,7 @@
 #include "probe/diagnosis.h"
 
+#include <cstdio>
+
 namespace portpath::probe {
 
 int SenderDistanceFromReplyTtl(int received_ttl) {
@@ -73,6 +75,45 @@ void CompareWithPing(TraceResult& tcp, const TraceResult& icmp) {
   int icmp_reach = icmp.last_responding_hop ? icmp.last_responding_hop->ttl : 0;
   if (icmp_reach > tcp_reach && tcp.outcome != Outcome::kOpen && tcp.outcome != Outcome::kClosed)
     tcp.divergence_hop = tcp_reach;
+}
+
+namespace {
+
+// Where the path ends: the destination's distance, or the blocked hop.
+int EndTtl(const TraceResult& r) {
+  if (r.blocked_hop) return r.blocked_hop->ttl;
+  if (r.last_responding_hop) return r.last_responding_hop->ttl;
+  return 0;
+}
+
+}  // namespace
+
+std::string PathId(const TraceResult& result) {
+  // FNV-1a: stable across runs and builds, unlike std::hash.
+  std::uint64_t h = 1469598103934665603ull;
+  auto mix = [&h](const std::string& s) {
+    for (unsigned char c : s) {
+      h ^= c;
+      h *= 1099511628211ull;
+    }
+  };
+  for (const Hop& hop : result.hops)
+    if (hop.address) mix(std::to_string(hop.ttl) + "=" + hop.address->ToString() + ";");
+  mix("end=" + std::to_string(EndTtl(result)));
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+bool PathChanged(const TraceResult& before, const TraceResult& after) {
+  if (before.outcome == Outcome::kError || after.outcome == Outcome::kError) return false;
+  if (EndTtl(before) != EndTtl(after)) return true;
+  for (const Hop& a : after.hops) {
+    if (!a.address) continue;
+    const Hop* b = HopAt(before, a.ttl);
+    if (b && b->address && *b->address != *a.address) return true;
+  }
+  return false;
 }
 
 }  // namespace portpath::probe

@@ -4,6 +4,8 @@
 /// `traceroute -T`: is the host up, where do the two paths part ways, and did
 /// the TCP answer really come from the destination? Pure and thread-safe.
 
+#include <string>
+
 #include "probe/trace_result.h"
 
 namespace portpath::probe {
@@ -18,5 +20,15 @@ int SenderDistanceFromReplyTtl(int received_ttl);
 /// by probes too short-lived to reach it (by the ping trace's distance), or it
 /// travelled fewer hops back than the destination's own echo reply.
 void CompareWithPing(TraceResult& tcp, const TraceResult& icmp);
+
+/// A stable identifier of the path a trace saw: a hash of the answering hop
+/// addresses by TTL and of how the trace ended, as 16 hex digits. Silent hops
+/// do not enter it, so a policed hop does not make a "new" path.
+std::string PathId(const TraceResult& result);
+
+/// True when `after` shows a different path from `before`: some TTL answered in
+/// both from different addresses, or the path ends at a different TTL. A hop
+/// that answered in one round only (policing) is not a change.
+bool PathChanged(const TraceResult& before, const TraceResult& after);
 
 }  // namespace portpath::probe

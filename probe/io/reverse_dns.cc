@@ -179,8 +179,7 @@ ReverseDns::~ReverseDns() {
     // Idle workers leave at once; a worker inside a lookup leaves when it returns,
     // which for getnameinfo is bounded only by resolv.conf (timeout x attempts x
     // servers), so wait no longer than our own timeout for it.
-    state_->done_cv.wait_for(lock, state_->options.timeout,
-                             [&] { return state_->running == 0; });
+    state_->done_cv.wait_for(lock, state_->options.timeout, [&] { return state_->running == 0; });
     exited = state_->exited;
   }
   for (std::size_t i = 0; i < workers_.size(); ++i) {
@@ -241,8 +240,8 @@ std::optional<std::string> ReverseDns::SystemLookup(const packet::IpAddress& add
   char host[NI_MAXHOST];
   // NI_NAMEREQD: without it getnameinfo falls back to the numeric address,
   // which would look like a name.
-  int rc = ::getnameinfo(reinterpret_cast<const sockaddr*>(&ss), len, host, sizeof host, nullptr,
-                         0, NI_NAMEREQD);
+  int rc = ::getnameinfo(reinterpret_cast<const sockaddr*>(&ss), len, host, sizeof host, nullptr, 0,
+                         NI_NAMEREQD);
   if (rc != 0) return std::nullopt;
   return std::string(host);
 }

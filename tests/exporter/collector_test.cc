@@ -182,14 +182,15 @@ TEST(CollectorTest, ErrorTargetHasOutcomeButNoPathSeries) {
   }
 }
 
-TEST(CollectorTest, TargetWithoutResultExportsOnlyInfoAndSkippedRounds) {
+TEST(CollectorTest, TargetWithoutResultExportsOnlyInfoAndCounters) {
   auto f = RenderSnapshot(RichSnapshot());
   std::set<std::string> names;
   for (const auto& family : f) {
     if (!Series(f, family.name, kNew).empty()) names.insert(family.name);
   }
   EXPECT_EQ(names,
-            (std::set<std::string>{"portpath_target_info", "portpath_skipped_rounds_total"}));
+            (std::set<std::string>{"portpath_target_info", "portpath_skipped_rounds_total",
+                                   "portpath_path_changes_total"}));
   EXPECT_EQ(Value(f, "portpath_skipped_rounds_total", kNew), 3);
   EXPECT_EQ(Value(f, "portpath_target_info", And(kNew, {{"team", "ops"}})), 1);
   // Every configured target has an info series, traced or not.

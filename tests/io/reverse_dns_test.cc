@@ -98,10 +98,12 @@ class FakeResolver {
 
 // A steady clock the test moves by hand.
 struct FakeClock {
-  std::shared_ptr<std::atomic<std::int64_t>> seconds = std::make_shared<std::atomic<std::int64_t>>(0);
+  std::shared_ptr<std::atomic<std::int64_t>> seconds =
+      std::make_shared<std::atomic<std::int64_t>>(0);
   void Advance(std::chrono::seconds d) { *seconds += d.count(); }
   ReverseDns::Clock Fn() const {
-    return [s = seconds] { return std::chrono::steady_clock::time_point(std::chrono::seconds(*s)); };
+    return
+        [s = seconds] { return std::chrono::steady_clock::time_point(std::chrono::seconds(*s)); };
   }
 };
 

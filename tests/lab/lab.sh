@@ -166,6 +166,17 @@ LAB_ECMP_PORT_OPEN=80 LAB_ECMP_PORT_BLOCK_B=8443
 # Multipath hash seed on r1 (net.ipv4.fib_multipath_hash_seed, used for v4 and v6).
 # Fixed so that the port -> branch table below holds for every build of the lab.
 LAB_ECMP_HASH_SEED="${LAB_ECMP_HASH_SEED:-12345}"
+# Branch (A = via ra, B = via rb) per client source port 20000..20031 (character i
+# is port 20000+i), client 10.0.0.1 / fd00::1 -> main target, seed 12345, L4 hash.
+# Measured on Linux 6.18 (ecmp_selftest.sh checks them); the hash covers the
+# destination port too, so each port has its own table.
+LAB_ECMP_SPORT_FIRST=20000
+declare -gA LAB_ECMP_BRANCHES=(
+  [4.8443]=BABBAABAABBAAABAAAAABBBABBBBBABB
+  [4.80]=BAABAAAABBAABABAAABBBAAAABABBABA
+  [6.8443]=BABAAABAABAAABBBABBAAAAAAAABAAAB
+  [6.80]=BABBBBAAAAABABBAAAAAAAABAAABBBAA
+)
 
 # Where lab_start_listener keeps pid files and logs (one directory per prefix).
 LAB_STATE_DIR="${LAB_STATE_DIR:-/run/portpath-lab}"
@@ -633,6 +644,17 @@ lab_ecmp_branch() {
     "$LAB_ECMP_HOP2B_4" | "$LAB_ECMP_HOP2B_6") echo B ;;
     *) echo - ;;
   esac
+}
+
+# lab_ecmp_expected_branch FAMILY(4|6) DPORT(80|8443) SPORT(20000..20031) -> A or B
+# (the measured table above, valid with the default LAB_ECMP_HASH_SEED).
+lab_ecmp_expected_branch() {
+  local key="$1.$2" i=$(($3 - LAB_ECMP_SPORT_FIRST))
+  if [[ -z "${LAB_ECMP_BRANCHES[$key]:-}" || $i -lt 0 || $i -ge 32 ]]; then
+    echo "lab_ecmp_expected_branch: no table for family $1 port $2 sport $3" >&2
+    return 1
+  fi
+  echo "${LAB_ECMP_BRANCHES[$key]:i:1}"
 }
 
 # Runs in a fresh `bash -euo pipefail` (see _lab_build): stops at the first failure.

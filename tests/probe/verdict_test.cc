@@ -1,4 +1,5 @@
 #include "probe/verdict.h"
+#include "probe/diagnosis.h"
 
 #include <gtest/gtest.h>
 
@@ -112,6 +113,41 @@ TEST(VerdictTest, OpenClosedAndError) {
   TraceResult error = Result(Outcome::kError);
   error.error = "no route to host";
   EXPECT_EQ(Verdict(error), "could not trace 192.0.2.10:443: no route to host");
+}
+
+}  // namespace
+}  // namespace portpath::probe
+
+namespace portpath::probe {
+namespace {
+
+TraceResult PathOf(std::vector<std::pair<int, const char*>> hops, int end_ttl) {
+  TraceResult r;
+  r.outcome = Outcome::kFiltered;
+  for (auto [ttl, address] : hops) {
+    probe::Hop h;
+    h.ttl = ttl;
+    if (address) h.address = *packet::IpAddress::Parse(address);
+    r.hops.push_back(h);
+  }
+  HopRef end;
+  end.ttl = end_ttl;
+  r.blocked_hop = end;
+  return r;
+}
+
+TEST(PathTest, SilentHopsDoNotMakeANewPathButOtherAddressesDo) {
+  TraceResult a = PathOf({{1, "10.0.0.2"}, {2, "10.0.1.2"}, {3, "198.51.100.2"}}, 3);
+  TraceResult policed = PathOf({{1, "10.0.0.2"}, {2, nullptr}, {3, "198.51.100.2"}}, 3);
+  TraceResult other_branch = PathOf({{1, "10.0.0.2"}, {2, "10.0.9.2"}, {3, "198.51.100.2"}}, 3);
+  TraceResult longer = PathOf({{1, "10.0.0.2"}, {2, "10.0.1.2"}, {3, "198.51.100.2"}}, 4);
+  EXPECT_FALSE(PathChanged(a, policed));
+  EXPECT_FALSE(PathChanged(a, a));
+  EXPECT_TRUE(PathChanged(a, other_branch));
+  EXPECT_TRUE(PathChanged(a, longer));
+  EXPECT_EQ(PathId(a), PathId(PathOf({{1, "10.0.0.2"}, {2, "10.0.1.2"}, {3, "198.51.100.2"}}, 3)));
+  EXPECT_NE(PathId(a), PathId(other_branch));
+  EXPECT_EQ(PathId(a).size(), 16u);
 }
 
 }  // namespace
