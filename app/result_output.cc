@@ -77,6 +77,7 @@ std::string ResultToJson(const TraceResult& r) {
     w.Key("ttl").Value(hop.ttl);
     if (hop.address) w.Key("address").Value(hop.address->ToString());
     else w.Key("address").Null();
+    if (!hop.name.empty()) w.Key("name").Value(hop.name);
     w.Key("rtt_ms").BeginArray();
     for (const probe::ProbeSample& s : hop.probes) {
       if (s.rtt_ms) w.Value(*s.rtt_ms, 3);
@@ -102,6 +103,32 @@ std::string ResultToJson(const TraceResult& r) {
   }
   w.EndArray();
   w.Key("path_id").Value(probe::PathId(r));
+  if (!r.paths.empty()) {
+    w.Key("paths").BeginArray();
+    for (const probe::PathSummary& p : r.paths) {
+      w.BeginObject();
+      w.Key("path_id").Value(p.path_id);
+      w.Key("flows").BeginArray();
+      for (std::uint16_t port : p.source_ports) w.Value(static_cast<int>(port));
+      w.EndArray();
+      w.Key("outcome").Value(probe::ToString(p.outcome));
+      w.Key("blocked_hop");
+      WriteHopRef(w, p.blocked_hop, true);
+      w.Key("hops").BeginArray();
+      for (const probe::Hop& hop : p.hops) {
+        w.BeginObject();
+        w.Key("ttl").Value(hop.ttl);
+        if (hop.address) w.Key("address").Value(hop.address->ToString());
+        else w.Key("address").Null();
+        w.Key("reply").Value(probe::ToString(hop.reply));
+        WriteAs(w, hop.asn, hop.as_org);
+        w.EndObject();
+      }
+      w.EndArray();
+      w.EndObject();
+    }
+    w.EndArray();
+  }
   w.Key("duration_ms").Value(static_cast<std::int64_t>(r.duration.count()));
   w.Key("probes_sent").Value(r.probes_sent);
   if (r.outcome == probe::Outcome::kError) w.Key("error").Value(r.error);
@@ -128,7 +155,11 @@ std::string ResultToText(const TraceResult& r, const probe::TraceSettings& s) {
       }
       // Like traceroute: name the address again only when it changes.
       if (!shown || *shown != *sample.from) {
-        out += sample.from->ToString();
+        // traceroute's "name (address)" when the name is known.
+        if (!hop.name.empty() && sample.from == hop.address)
+          out += hop.name + " (" + sample.from->ToString() + ")";
+        else
+          out += sample.from->ToString();
         if (hop.asn && sample.from == hop.address) out += " [AS" + std::to_string(*hop.asn) + "]";
         out += "  ";
         shown = sample.from;

@@ -15,6 +15,7 @@
 #include "probe/io/errors.h"
 #include "probe/io/pcap_source.h"
 #include "probe/io/raw_sender.h"
+#include "probe/io/reverse_dns.h"
 #include "probe/io/system.h"
 
 namespace portpath::app {
@@ -26,6 +27,7 @@ struct TraceOptions {
   bool json = false;
   bool numeric = false;
   bool ping = true;
+  int flows = 1;
   FamilyPreference family = FamilyPreference::kAny;
   std::optional<std::string> source;
   std::optional<std::string> interface;
@@ -56,8 +58,11 @@ options:
   -i, --interface IF      send and capture on interface IF
       --asn-db FILE       IP-to-ASN database (ip-location-db CSV files, a directory of
                           them, or a MaxMind DB) to name each hop's AS and organisation
+      --flows N           trace N flows (source ports) per target, to find the paths of
+                          per-flow load balancing (ECMP) and a block on one of them (1-16)
       --no-ping           skip the ICMP echo trace that runs alongside each TCP trace
-  -n                      numeric output (hop names are not looked up yet; accepted for
+  -n                      numeric output: do not look up hop names (reverse DNS, which
+                          otherwise runs in parallel and waits at most 2 s) (hop names are not looked up yet; accepted for
                           compatibility with traceroute)
   -h, --help              this text
 
@@ -103,6 +108,10 @@ bool ParseOptions(int argc, char** argv, TraceOptions& o) {
       o.json = true;
     } else if (a == "-n") {
       o.numeric = true;
+    } else if (a == "--flows") {
+      auto v = int_value(1, 16);
+      if (!v) return false;
+      o.flows = *v;
     } else if (a == "--no-ping") {
       o.ping = false;
     } else if (a == "-4") {
@@ -230,6 +239,9 @@ int RunTraceCommand(int argc, char** argv) {
   std::vector<std::optional<probe::TraceResult>> results(specs.size());
   // The ping (ICMP echo) trace of each target, run in the same round.
   std::vector<std::optional<probe::TraceResult>> pings(specs.size());
+  std::vector<std::vector<probe::TraceResult>> extra_flows(specs.size());
+  // Engine tags: target index * 32 + 0 (the TCP trace), 1 (ping), 2.. (more flows).
+  constexpr std::uint64_t kTagsPerTarget = 32;
   try {
     io::RawSender sender(o.interface);
     io::PcapSource source(o.interface, engine_options.source_port_base,
@@ -254,7 +266,7 @@ int RunTraceCommand(int argc, char** argv) {
       job.destination = *address;
       job.port = spec.port;
       job.settings = o.settings;
-      job.tag = 2 * i;
+      job.tag = kTagsPerTarget * i;
       if (fixed_source) {
         if (fixed_source->family() != address->family()) {
           results[i] = probe::MakeErrorResult(spec.text, spec.host, spec.port,
@@ -277,20 +289,57 @@ int RunTraceCommand(int argc, char** argv) {
       if (o.ping) {
         probe::TraceJob ping = job;
         ping.kind = probe::ProbeKind::kIcmpEcho;
-        ping.tag = 2 * i + 1;
+        ping.tag = kTagsPerTarget * i + 1;
         engine.Start(std::move(ping));
+      }
+      // Each flow is its own trace, so it gets its own slot and source port.
+      for (int k = 1; k < o.flows; ++k) {
+        probe::TraceJob flow = job;
+        flow.tag = kTagsPerTarget * i + 1 + static_cast<std::uint64_t>(k);
+        engine.Start(std::move(flow));
       }
       engine.Start(std::move(job));
     }
     engine.RunUntilIdle();
     for (probe::FinishedTrace& f : engine.TakeFinished()) {
-      auto& slot = f.tag % 2 == 0 ? results[f.tag / 2] : pings[f.tag / 2];
-      slot = std::move(f.result);
+      std::size_t i = f.tag / kTagsPerTarget;
+      std::uint64_t k = f.tag % kTagsPerTarget;
+      if (k == 0) results[i] = std::move(f.result);
+      else if (k == 1) pings[i] = std::move(f.result);
+      else extra_flows[i].push_back(std::move(f.result));
     }
+    if (o.flows > 1)
+      for (std::size_t i = 0; i < specs.size(); ++i)
+        if (results[i] && results[i]->outcome != probe::Outcome::kError)
+          probe::MergeFlows(*results[i], extra_flows[i]);
     for (std::size_t i = 0; i < specs.size(); ++i)
       if (results[i] && pings[i]) probe::CompareWithPing(*results[i], *pings[i]);
     if (asn_db)
-      for (auto& r : results) asn::AnnotateWithAsn(*r, *asn_db);
+      for (auto& r : results) {
+        asn::AnnotateWithAsn(*r, *asn_db);
+        for (probe::PathSummary& p : r->paths) {
+          probe::TraceResult view;  // annotate a path's hops the same way
+          view.hops = std::move(p.hops);
+          view.blocked_hop = std::move(p.blocked_hop);
+          asn::AnnotateWithAsn(view, *asn_db);
+          p.hops = std::move(view.hops);
+          p.blocked_hop = std::move(view.blocked_hop);
+        }
+      }
+    if (!o.numeric) {
+      // Like traceroute: names for every hop, looked up in parallel, cached,
+      // and never waited for longer than the resolver's timeout.
+      std::vector<packet::IpAddress> addresses;
+      for (auto& r : results)
+        for (const probe::Hop& h : r->hops)
+          if (h.address) addresses.push_back(*h.address);
+      io::ReverseDns rdns;
+      auto names = rdns.Resolve(addresses);
+      std::size_t k = 0;
+      for (auto& r : results)
+        for (probe::Hop& h : r->hops)
+          if (h.address && names[k++]) h.name = *names[k - 1];
+    }
   } catch (const io::MissingCapability& e) {
     std::cerr << "portpath trace: " << e.what() << "\n";
     return kExitCannotProbe;

@@ -135,6 +135,15 @@ struct TargetFamilies {
       "portpath_path_last_change_timestamp_seconds",
       "When the last path change was seen (Unix time); absent before the first.",
       MetricType::Gauge);
+  MetricFamily paths = Family(
+      "portpath_paths",
+      "Distinct paths found by the flows of the last round (per-flow load balancing); 1 with "
+      "one flow.",
+      MetricType::Gauge);
+  MetricFamily paths_blocked = Family(
+      "portpath_paths_blocked",
+      "How many of those paths stop the port (filtered, prohibited, unreachable, middlebox).",
+      MetricType::Gauge);
   MetricFamily icmp_reachable =
       Family("portpath_icmp_reachable",
              "1 if the destination answered ICMP echo (ping) in the same round, else 0; absent "
@@ -178,7 +187,7 @@ struct TargetFamilies {
     for (MetricFamily* f :
          {&target_info, &skipped_rounds, &destination_reached, &port_open, &outcome,
           &last_responding_hop_ttl, &blocked_hop_info, &blocked_hop_ttl, &path_info,
-          &path_changes, &last_path_change, &icmp_reachable,
+          &path_changes, &last_path_change, &paths, &paths_blocked, &icmp_reachable,
           &divergence_hop_ttl, &hops_to_destination,
           &duration, &timestamp, &address_info, &hop_responded, &hop_rtt, &hop_loss, &hop_info}) {
       // An empty family would still print HELP and TYPE lines: noise for readers,
@@ -201,6 +210,16 @@ void RenderResult(const Labels& target, const probe::TraceResult& r, TargetFamil
   if (r.last_responding_hop) Add(f.last_responding_hop_ttl, target, r.last_responding_hop->ttl);
   if (r.icmp_reachable) Add(f.icmp_reachable, target, *r.icmp_reachable ? 1 : 0);
   Add(f.path_info, With(target, {{"path", probe::PathId(r)}}), 1);
+  if (r.outcome != probe::Outcome::kError) {
+    auto passes = [](probe::Outcome o) {
+      return o == probe::Outcome::kOpen || o == probe::Outcome::kClosed;
+    };
+    std::size_t count = r.paths.empty() ? 1 : r.paths.size();
+    std::size_t blocked = r.paths.empty() ? (passes(r.outcome) ? 0 : 1) : 0;
+    for (const probe::PathSummary& p : r.paths) blocked += passes(p.outcome) ? 0 : 1;
+    Add(f.paths, target, static_cast<double>(count));
+    Add(f.paths_blocked, target, static_cast<double>(blocked));
+  }
   if (r.divergence_hop) Add(f.divergence_hop_ttl, target, *r.divergence_hop);
   if (HasBlockedHop(r)) {
     const probe::HopRef& b = *r.blocked_hop;

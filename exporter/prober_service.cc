@@ -14,6 +14,10 @@ namespace {
 constexpr std::uint64_t kProbeTagBit = std::uint64_t{1} << 63;
 // The ping trace of a scheduled round: the target's id with this bit.
 constexpr std::uint64_t kPingTagBit = std::uint64_t{1} << 62;
+// Further flows of a round (ECMP): the flow number in bits 56-61.
+constexpr int kFlowShift = 56;
+constexpr std::uint64_t kFlowMask = std::uint64_t{0x3f} << kFlowShift;
+constexpr std::uint64_t kIdMask = ~(kProbeTagBit | kPingTagBit | kFlowMask);
 
 std::string Describe(const probe::TraceResult& r) {
   std::string s(probe::ToString(r.outcome));
@@ -183,7 +187,15 @@ void ProberService::StartDue(probe::TimePoint now) {
       probe::TraceResult ping_error;
       if (options_.ping && StartTrace(it->second, it->second.id | kPingTagBit, ping_error)) {
         running_[it->second.id | kPingTagBit] = key;
-        round.outstanding = 2;
+        ++round.outstanding;
+      }
+      for (int k = 1; k < it->second.settings.flows; ++k) {
+        std::uint64_t tag = it->second.id | (static_cast<std::uint64_t>(k) << kFlowShift);
+        probe::TraceResult flow_error;
+        if (StartTrace(it->second, tag, flow_error)) {
+          running_[tag] = key;
+          ++round.outstanding;
+        }
       }
     } else {
       error.finished_at = std::chrono::duration<double>(now.time_since_epoch()).count();
@@ -223,7 +235,16 @@ void ProberService::Annotate(probe::TraceResult& result) {
     std::lock_guard lock(mutex_);
     db = asn_db_;
   }
-  if (db) asn::AnnotateWithAsn(result, *db);
+  if (!db) return;
+  asn::AnnotateWithAsn(result, *db);
+  for (probe::PathSummary& p : result.paths) {
+    probe::TraceResult view;  // a path's hops get the same annotation
+    view.hops = std::move(p.hops);
+    view.blocked_hop = std::move(p.blocked_hop);
+    asn::AnnotateWithAsn(view, *db);
+    p.hops = std::move(view.hops);
+    p.blocked_hop = std::move(view.blocked_hop);
+  }
 }
 
 void ProberService::Record(TargetState& state, probe::TraceResult result) {
@@ -267,9 +288,11 @@ void ProberService::CollectFinished() {
     if (it == running_.end()) continue;
     std::string key = it->second;
     running_.erase(it);
-    std::uint64_t id = f.tag & ~kPingTagBit;
+    std::uint64_t id = f.tag & kIdMask;
     Round& round = rounds_[id];
-    (f.tag & kPingTagBit ? round.ping : round.tcp) = std::move(f.result);
+    if (f.tag & kPingTagBit) round.ping = std::move(f.result);
+    else if (f.tag & kFlowMask) round.extra_flows.push_back(std::move(f.result));
+    else round.tcp = std::move(f.result);
     if (--round.outstanding > 0) continue;
     Round done = std::move(round);
     rounds_.erase(id);
@@ -277,6 +300,8 @@ void ProberService::CollectFinished() {
     auto target = targets_.find(key);
     // A target removed (or re-created) while its trace ran: drop the result.
     if (target == targets_.end() || target->second.id != id || !done.tcp) continue;
+    if (!done.extra_flows.empty() && done.tcp->outcome != probe::Outcome::kError)
+      probe::MergeFlows(*done.tcp, done.extra_flows);
     if (done.ping) probe::CompareWithPing(*done.tcp, *done.ping);
     Annotate(*done.tcp);
     Record(target->second, std::move(*done.tcp));

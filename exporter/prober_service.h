@@ -126,6 +126,7 @@ class ProberService {
   struct Round {
     std::optional<probe::TraceResult> tcp;
     std::optional<probe::TraceResult> ping;
+    std::vector<probe::TraceResult> extra_flows;
     int outstanding = 0;
   };
   std::map<std::uint64_t, Round> rounds_;  // target id -> round in progress

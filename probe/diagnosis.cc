@@ -1,5 +1,6 @@
 #include "probe/diagnosis.h"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace portpath::probe {
@@ -114,6 +115,31 @@ bool PathChanged(const TraceResult& before, const TraceResult& after) {
     if (b && b->address && *b->address != *a.address) return true;
   }
   return false;
+}
+
+void MergeFlows(TraceResult& main, const std::vector<TraceResult>& other_flows) {
+  std::vector<const TraceResult*> all{&main};
+  for (const TraceResult& r : other_flows) all.push_back(&r);
+  std::vector<std::pair<const TraceResult*, PathSummary>> groups;
+  for (const TraceResult* r : all) {
+    if (r->outcome == Outcome::kError) continue;
+    auto same = std::find_if(groups.begin(), groups.end(), [&](const auto& g) {
+      return g.first->outcome == r->outcome && !PathChanged(*g.first, *r);
+    });
+    if (same != groups.end()) {
+      same->second.source_ports.push_back(r->source_port);
+      continue;
+    }
+    PathSummary p;
+    p.path_id = PathId(*r);
+    p.source_ports.push_back(r->source_port);
+    p.outcome = r->outcome;
+    p.blocked_hop = r->blocked_hop;
+    p.hops = r->hops;
+    groups.emplace_back(r, std::move(p));
+  }
+  main.paths.clear();
+  for (auto& g : groups) main.paths.push_back(std::move(g.second));
 }
 
 }  // namespace portpath::probe

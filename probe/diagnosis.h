@@ -31,4 +31,10 @@ std::string PathId(const TraceResult& result);
 /// that answered in one round only (policing) is not a change.
 bool PathChanged(const TraceResult& before, const TraceResult& after);
 
+/// Folds the traces of several flows to one target (ECMP) into `main` (the
+/// first flow's result): main.paths lists each distinct path once, with the
+/// flows that took it and its own outcome and blocked hop. Flows whose paths
+/// differ only by policed (silent) hops count as the same path.
+void MergeFlows(TraceResult& main, const std::vector<TraceResult>& other_flows);
+
 }  // namespace portpath::probe

@@ -129,7 +129,6 @@ void Engine::Advance(std::uint16_t slot, TimePoint now) {
 
 void Engine::Finish(std::uint16_t slot, TimePoint now) {
   std::unique_ptr<Running> run = std::move(slots_[slot]);
-  flows_.Erase(slot);
   --active_count_;
   ++stats_.traces_finished;
   FinishedTrace done;
@@ -139,6 +138,8 @@ void Engine::Finish(std::uint16_t slot, TimePoint now) {
   r.host = run->job.host;
   r.address = run->job.destination;
   r.port = run->job.port;
+  if (const Flow* flow = flows_.Find(slot)) r.source_port = flow->source_port;
+  flows_.Erase(slot);
   r.duration = std::chrono::duration_cast<std::chrono::milliseconds>(now - run->started);
   r.finished_at = std::chrono::duration<double>(now.time_since_epoch()).count();
   if (!run->send_error.empty()) {

@@ -57,6 +57,8 @@ struct Hop {
   /// The address's AS and its organisation, from the ASN database if one is loaded.
   std::optional<std::uint32_t> asn;
   std::string as_org;
+  /// Reverse DNS name of `address`, when looked up and found.
+  std::string name;
   /// MPLS label stack (RFC 4950) the hop reported our probe carried, top first.
   std::vector<packet::MplsLabel> mpls;
   int answered() const;
@@ -72,11 +74,25 @@ struct HopRef {
   std::string as_org;
 };
 
+struct TraceResult;
+
+/// One distinct path among a target's flows (ECMP): which flows took it, and
+/// how the port fared along it.
+struct PathSummary {
+  std::string path_id;
+  std::vector<std::uint16_t> source_ports;  // the flows that took this path
+  Outcome outcome = Outcome::kError;
+  std::optional<HopRef> blocked_hop;
+  std::vector<Hop> hops;
+};
+
 struct TraceResult {
   std::string target;  // as the user wrote it, e.g. "db.example.com:5432"
   std::string host;
   std::optional<packet::IpAddress> address;
   std::uint16_t port = 0;
+  /// The flow's source port (TCP) or echo identifier (ping).
+  std::uint16_t source_port = 0;
   Outcome outcome = Outcome::kError;
   bool destination_reached = false;
   std::optional<HopRef> last_responding_hop;
@@ -94,6 +110,8 @@ struct TraceResult {
   std::optional<bool> icmp_reachable;
   std::optional<int> icmp_destination_ttl;
   std::optional<int> divergence_hop;
+  /// With several flows: every distinct path found, in order of first flow.
+  std::vector<PathSummary> paths;
   std::vector<Hop> hops;
   std::string error;  // for Outcome::kError
   std::chrono::milliseconds duration{0};

@@ -107,8 +107,27 @@ std::string PingSentence(const TraceResult& r) {
   return s + ".";
 }
 
+// With several flows: how many distinct paths, and which of them stop the port.
+std::string PathsSentence(const TraceResult& r) {
+  if (r.paths.size() < 2) return "";
+  std::size_t blocked = 0;
+  std::string where;
+  for (const PathSummary& p : r.paths) {
+    if (p.outcome == Outcome::kOpen || p.outcome == Outcome::kClosed) continue;
+    ++blocked;
+    if (p.blocked_hop) where += (where.empty() ? "" : ", ") + Describe(*p.blocked_hop);
+  }
+  std::string s = " Per-flow load balancing: " + std::to_string(r.paths.size()) + " distinct paths, ";
+  if (blocked == 0) return s + "none blocked.";
+  if (blocked == r.paths.size()) return s + "all blocked.";
+  return s + std::to_string(blocked) + " blocked" + (where.empty() ? "" : " (at " + where + ")") +
+         ": connections fail or succeed depending on which path their flow hashes to.";
+}
+
 }  // namespace
 
-std::string Verdict(const TraceResult& r) { return TcpVerdict(r) + PingSentence(r); }
+std::string Verdict(const TraceResult& r) {
+  return TcpVerdict(r) + PingSentence(r) + PathsSentence(r);
+}
 
 }  // namespace portpath::probe

@@ -2,7 +2,9 @@
 # tests/lab/lab.sh - network-namespace lab for portpath's lab tests, demo and benchmarks.
 #
 # Use it as a library:   source tests/lab/lab.sh; lab_up pp$$a; ...; lab_down pp$$a
+#                        (ECMP lab: lab_up_ecmp pp$$b; ...; lab_down_ecmp pp$$b)
 # or as a command:       tests/lab/lab.sh up PREFIX | down PREFIX | status PREFIX
+#                        tests/lab/lab.sh up-ecmp PREFIX | down-ecmp PREFIX | status-ecmp PREFIX
 #                        tests/lab/lab.sh exec PREFIX NODE cmd...
 #                        tests/lab/lab.sh listen PREFIX BINARY [PORT...]
 #                        tests/lab/lab.sh expect [CASE [FIELD]]
@@ -96,6 +98,83 @@
 # Machine-readable: lab_expect CASE FIELD (fields listed in LAB_EXPECT_FIELDS), or
 # `lab.sh expect` for a tab-separated table. See lab_selftest.sh for the proof.
 # ---------------------------------------------------------------------------------
+# TOPOLOGY "ecmp" (lab_up_ecmp PREFIX / lab_down_ecmp PREFIX, or `lab.sh up-ecmp`),
+# dual stack, checked by ecmp_selftest.sh:
+#
+#                 .- ra (branch A) -.
+#   c --- r1 ----<                   >---- r2 --- s
+#                 '- rb (branch B) -'
+#
+#   link     IPv4 (left, right)                 IPv6 (left, right)       interfaces
+#   c - r1   10.0.0.1, 10.0.0.2 /24             fd00::1, fd00::2 /64      right / left
+#   r1 - ra  198.51.100.1, 198.51.100.2 /28     2001:db8:a1::1, ::2 /64   brA / left
+#   ra - r2  198.51.100.17, 198.51.100.18 /28   2001:db8:a2::1, ::2 /64   right / brA
+#   r1 - rb  203.0.113.1, 203.0.113.2 /28       2001:db8:b1::1, ::2 /64   brB / left
+#   rb - r2  203.0.113.17, 203.0.113.18 /28     2001:db8:b2::1, ::2 /64   right / brB
+#   r2 - s   192.0.2.1, 192.0.2.2 /28           2001:db8:ff::1, ::2 /64   right / left
+#
+# Hops (TTL: address v4 / v6):
+#   1 r1             10.0.0.2        fd00::2           (both branches)
+#   2 ra (branch A)  198.51.100.2    2001:db8:a1::2
+#     rb (branch B)  203.0.113.2     2001:db8:b1::2
+#   3 r2 via A       198.51.100.18   2001:db8:a2::2
+#     r2 via B       203.0.113.18    2001:db8:b2::2    (r2 answers from the interface the
+#                    probe came in on: IPv6 does that by itself, IPv4 because the lab sets
+#                    net.ipv4.icmp_errors_use_inbound_ifaddr=1 on the routers)
+#   4 s: main target 192.0.2.10 / 2001:db8:ff::10 (listener: lab_start_listener, port
+#     80); bulk targets 198.18.0.0/24 / 2001:db8:100::/120 ("local" routes on s).
+# r1 routes 192.0.2.0/24, 198.18.0.0/24, 2001:db8:ff::/48, 2001:db8:100::/120 with a
+# multipath route (nexthop via ra, nexthop via rb, weight 1 each),
+# net.ipv4/ipv6.fib_multipath_hash_policy=1 (L4: addresses, ports, protocol) and a
+# fixed net.ipv4.fib_multipath_hash_seed=LAB_ECMP_HASH_SEED (default 12345). Return
+# path: r2 sends everything back over branch A (replies to probes that went over B
+# come back over A). No default routes on routers; rp_filter off everywhere.
+# Block on one branch: rb FORWARD drops tcp dport 8443 (v4 and v6). Nothing listens
+# on 8443, so through A a probe gets the server's RST (closed, TTL 4) and through B
+# rb still answers TTL 2 (time-exceeded comes before FORWARD) and all later TTLs are
+# silent. Port 80 (with the listener) is open through both branches.
+# ICMP rate limiting: as in the chain lab (LAB_RATELIMIT=off by default, on r1 ra rb r2).
+#
+# Branch per client source port (client 10.0.0.1 / fd00::1 -> main target, seed
+# 12345; also in LAB_ECMP_BRANCHES and lab_ecmp_expected_branch FAMILY DPORT SPORT):
+#   v4 dport 8443  A: 20001 20004 20005 20007 20008 20011 20012 20013 20015 20016 20017
+#                     20018 20019 20023 20029
+#                  B: 20000 20002 20003 20006 20009 20010 20014 20020 20021 20022 20024
+#                     20025 20026 20027 20028 20030 20031
+#   v4 dport 80    A: 20001 20002 20004 20005 20006 20007 20010 20011 20013 20015 20016
+#                     20017 20021 20022 20023 20024 20026 20029 20031
+#                  B: 20000 20003 20008 20009 20012 20014 20018 20019 20020 20025 20027
+#                     20028 20030
+#   v6 dport 8443  A: 20001 20003 20004 20005 20007 20008 20010 20011 20012 20016 20019
+#                     20020 20021 20022 20023 20024 20025 20026 20028 20029 20030
+#                  B: 20000 20002 20006 20009 20013 20014 20015 20017 20018 20027 20031
+#   v6 dport 80    A: 20001 20006 20007 20008 20009 20010 20012 20015 20016 20017 20018
+#                     20019 20020 20021 20022 20024 20025 20026 20030 20031
+#                  B: 20000 20002 20003 20004 20005 20011 20013 20014 20023 20027 20028
+#                     20029
+#
+# Kernel facts (Linux 6.18, measured with ecmp_selftest.sh and by hand):
+#  - The L4 hash does not depend on the TTL / hop limit: all probes of a trace with a
+#    fixed source port (TTL 2..4) cross the same branch (Paris traceroute works).
+#  - The destination port is part of the hash (the 80 and 8443 tables differ); so are
+#    the addresses (another bulk target gives another table).
+#  - IPv6 with policy 1 ignores the flow label; with policy 0 (L3) it hashes addresses,
+#    flow label and next header: the source port no longer matters, the flow label does.
+#  - net.ipv4.fib_multipath_hash_seed is the seed for IPv6 too. With seed 0 (the
+#    default) the kernel uses a random seed that is the same in every namespace but
+#    changes at each boot, hence the fixed seed here.
+#  - If a packet already carries an L4 hash, r1 uses it instead of the 5-tuple. Kernel
+#    TCP sockets (connect()) stamp their SYNs with a random per-socket hash, which
+#    survives veth: a plain connect() from a fixed source port takes a random branch
+#    each time (seen: 3 runs over ports 20000..20031 all differed), and a SYN
+#    retransmission may switch branch (the kernel re-rolls the hash on timeout; seen
+#    once: first SYN via B, the retransmission via A). Raw-socket probes (portpath,
+#    traceroute -T) carry no hash and follow the table above. The client kernel's own
+#    RST after a SYN-ACK likewise may take the other branch.
+#  - IPv4 time-exceeded normally comes from the address of the route back to the
+#    client (r2 would answer 198.51.100.18 on both branches); IPv6 uses the address of
+#    the interface the probe arrived on.
+# ---------------------------------------------------------------------------------
 
 # The LAB_* variables below are for the scripts that source this file.
 # shellcheck disable=SC2034
@@ -160,7 +239,8 @@ LAB_ECMP_BULK4_NET=198.18.0.0/24 LAB_ECMP_BULK6_NET=2001:db8:100::/120
 LAB_ECMP_HOP1_4=10.0.0.2 LAB_ECMP_HOP1_6=fd00::2
 LAB_ECMP_HOP2A_4=198.51.100.2 LAB_ECMP_HOP2A_6=2001:db8:a1::2      # ra
 LAB_ECMP_HOP2B_4=203.0.113.2 LAB_ECMP_HOP2B_6=2001:db8:b1::2       # rb
-LAB_ECMP_HOP3_4=198.51.100.18 LAB_ECMP_HOP3_6=2001:db8:a2::2       # r2 (both branches)
+LAB_ECMP_HOP3A_4=198.51.100.18 LAB_ECMP_HOP3A_6=2001:db8:a2::2     # r2 on branch A
+LAB_ECMP_HOP3B_4=203.0.113.18 LAB_ECMP_HOP3B_6=2001:db8:b2::2      # r2 on branch B
 LAB_ECMP_DEST_TTL=4
 LAB_ECMP_PORT_OPEN=80 LAB_ECMP_PORT_BLOCK_B=8443
 # Multipath hash seed on r1 (net.ipv4.fib_multipath_hash_seed, used for v4 and v6).
@@ -344,6 +424,24 @@ _lab_wait_v6_ready() {
 # ---------------------------------------------------------------------------------
 # lab_up PREFIX: build the chain. Safe to call twice: an already complete lab is kept
 # (only the rate-limit setting is re-applied); a half-built one is torn down and rebuilt.
+# Name resolution inside the lab's client: `ip netns exec` bind-mounts
+# /etc/netns/NS/{hosts,resolv.conf} over /etc. A resolv.conf without a
+# nameserver makes glibc ask 127.0.0.1 inside the namespace, which refuses at
+# once: reverse DNS of hop addresses (portpath does it by default, as
+# traceroute does) then never sends a query out of the lab toward an address
+# we did not assign. The hosts file names the hops, as a real network would.
+_lab_client_names() {  # prefix, then "address name" pairs
+  local prefix=$1 dir="/etc/netns/$1-c"
+  shift
+  mkdir -p "$dir"
+  echo "options timeout:1 attempts:1" >"$dir/resolv.conf"
+  : >"$dir/hosts"
+  while (($# >= 2)); do
+    echo "$1 $2" >>"$dir/hosts"
+    shift 2
+  done
+}
+
 lab_up() {
   local prefix=${1:?usage: lab_up PREFIX}
   _lab_check_prefix "$prefix" || return 1
@@ -366,6 +464,12 @@ lab_up() {
     lab_down "$prefix"
     return 1
   fi
+  _lab_client_names "$prefix" \
+    "${LAB_HOP4[1]}" r1.lab.test "${LAB_HOP6[1]}" r1.lab.test \
+    "${LAB_HOP4[2]}" r2.lab.test "${LAB_HOP6[2]}" r2.lab.test \
+    "${LAB_HOP4[5]}" r5.transit.example "${LAB_HOP6[5]}" r5.transit.example \
+    "${LAB_HOP4[6]}" r6.access.example "${LAB_HOP6[6]}" r6.access.example \
+    "$LAB_TARGET4" server.example "$LAB_TARGET6" server.example
   touch "$state/up"
 }
 
@@ -531,7 +635,7 @@ lab_down() {
       ip netns del "$prefix-$node" 2>/dev/null || true
     fi
   done
-  rm -rf "$state"
+  rm -rf "$state" "/etc/netns/$prefix-c"
   return 0
 }
 
@@ -622,6 +726,7 @@ lab_up_ecmp() {
     lab_down "$prefix"
     return 1
   fi
+  _lab_client_names "$prefix"
   touch "$state/up-ecmp"
 }
 
@@ -637,11 +742,11 @@ lab_status_ecmp() {
   return $missing
 }
 
-# lab_ecmp_branch ADDR: "A" or "B" for a hop-2 address (ra or rb), "-" otherwise.
+# lab_ecmp_branch ADDR: "A" or "B" for a hop-2 or hop-3 address, "-" otherwise.
 lab_ecmp_branch() {
   case "$1" in
-    "$LAB_ECMP_HOP2A_4" | "$LAB_ECMP_HOP2A_6") echo A ;;
-    "$LAB_ECMP_HOP2B_4" | "$LAB_ECMP_HOP2B_6") echo B ;;
+    "$LAB_ECMP_HOP2A_4" | "$LAB_ECMP_HOP2A_6" | "$LAB_ECMP_HOP3A_4" | "$LAB_ECMP_HOP3A_6") echo A ;;
+    "$LAB_ECMP_HOP2B_4" | "$LAB_ECMP_HOP2B_6" | "$LAB_ECMP_HOP3B_4" | "$LAB_ECMP_HOP3B_6") echo B ;;
     *) echo - ;;
   esac
 }
@@ -683,9 +788,14 @@ _lab_build_ecmp_body() {
     ip -n "$prefix-$rn" link set dev "$ri" up
   done
 
+  # icmp_errors_use_inbound_ifaddr: IPv4 time-exceeded comes from the address of the
+  # interface the probe arrived on (what IPv6 does by itself), so r2 shows up as
+  # 198.51.100.18 on branch A and 203.0.113.18 on branch B although its route back
+  # to the client always leaves over A.
   local r
   for r in "${LAB_ECMP_ROUTERS[@]}"; do
-    _lab_sysctl "$prefix" "$r" net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+    _lab_sysctl "$prefix" "$r" net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
+      net.ipv4.icmp_errors_use_inbound_ifaddr=1
   done
 
   # Client and server.
@@ -733,8 +843,8 @@ _lab_build_ecmp_body() {
   ip -n "$prefix-ra" -6 route add 2001:db8:b1::/64 via 2001:db8:a1::1 dev left
   ip -n "$prefix-rb" -6 route add 2001:db8:a1::/64 via 2001:db8:b1::1 dev left
 
-  # r2: everything back over branch A only (deterministic return path; so r2 answers
-  # time-exceeded from its A-side address whichever branch the probe came over).
+  # r2: everything back over branch A only (a deterministic return path; only the
+  # forward path matters for a TCP traceroute).
   ns="$prefix-r2"
   ip -n "$ns" route add 10.0.0.0/24 via 198.51.100.17 dev brA
   ip -n "$ns" route add 198.51.100.0/28 via 198.51.100.17 dev brA

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Shared helpers for the lab acceptance tests: a fresh lab per test, torn down on
 # exit (also on failure), and assertions that print what was expected and seen.
-# Usage: source test_lib.sh; lab_test_begin BUILD_DIR [LAB_RATELIMIT]
+# Usage: source test_lib.sh; lab_test_begin BUILD_DIR [LAB_RATELIMIT [chain|ecmp]]
 
 LAB_TEST_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=tests/lab/lab.sh
@@ -19,7 +19,9 @@ lab_test_begin() {
   LAB=$(printf 'pt%x%x' $$ $((RANDOM % 4096)))
   trap 'lab_down "$LAB" >/dev/null 2>&1 || true' EXIT
   trap 'exit 130' INT TERM
-  LAB_RATELIMIT=${2:-off} lab_up "$LAB" >"${TMPDIR:-/tmp}/$LAB-up.log" 2>&1 || {
+  local up=lab_up
+  [[ ${3:-chain} == ecmp ]] && up=lab_up_ecmp
+  LAB_RATELIMIT=${2:-off} "$up" "$LAB" >"${TMPDIR:-/tmp}/$LAB-up.log" 2>&1 || {
     cat "${TMPDIR:-/tmp}/$LAB-up.log" >&2
     echo "lab_up failed" >&2
     exit 1
