@@ -1,7 +1,6 @@
 #include "app/target_spec.h"
 
-#include <netdb.h>
-#include <sys/socket.h>
+#include "probe/io/system.h"
 
 #include <algorithm>
 #include <charconv>
@@ -112,39 +111,11 @@ std::vector<TargetSpec> ReadTargetsFile(const std::string& path,
 
 std::optional<packet::IpAddress> Resolve(const std::string& host, FamilyPreference family,
                                          std::string& error) {
-  if (auto literal = packet::IpAddress::Parse(host)) {
-    if ((family == FamilyPreference::kIpv4 && !literal->is_v4()) ||
-        (family == FamilyPreference::kIpv6 && !literal->is_v6())) {
-      error = "address " + host + " is not of the requested family";
-      return std::nullopt;
-    }
-    return literal;
-  }
-  addrinfo hints{};
-  hints.ai_family = family == FamilyPreference::kIpv4   ? AF_INET
-                    : family == FamilyPreference::kIpv6 ? AF_INET6
-                                                        : AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &res);
-  if (rc != 0) {
-    error = "cannot resolve " + host + ": " + gai_strerror(rc);
-    return std::nullopt;
-  }
-  std::optional<packet::IpAddress> out;
-  for (addrinfo* ai = res; ai && !out; ai = ai->ai_next) {
-    if (ai->ai_family == AF_INET)
-      out = packet::IpAddress::FromBytes(
-          packet::Family::kIpv4,
-          reinterpret_cast<const std::uint8_t*>(&reinterpret_cast<sockaddr_in*>(ai->ai_addr)->sin_addr));
-    else if (ai->ai_family == AF_INET6)
-      out = packet::IpAddress::FromBytes(
-          packet::Family::kIpv6,
-          reinterpret_cast<const std::uint8_t*>(&reinterpret_cast<sockaddr_in6*>(ai->ai_addr)->sin6_addr));
-  }
-  ::freeaddrinfo(res);
-  if (!out) error = "cannot resolve " + host + ": no IPv4 or IPv6 address";
-  return out;
+  return io::ResolveHost(host,
+                         family == FamilyPreference::kIpv4   ? io::FamilyFilter::kIpv4
+                         : family == FamilyPreference::kIpv6 ? io::FamilyFilter::kIpv6
+                                                             : io::FamilyFilter::kAny,
+                         error);
 }
 
 std::optional<double> ParseSeconds(const std::string& text) {

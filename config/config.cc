@@ -48,8 +48,8 @@ constexpr IntRange kPortRange{1, 65535};
 constexpr std::string_view kSettingsKeys[] = {"interval",  "timeout",   "jitter",
                                               "max_hops",  "first_hop", "probes_per_hop",
                                               "gap_limit", "family",    "flows"};
-constexpr std::string_view kTopLevelKeys[] = {"defaults",  "rate",   "source",
-                                              "interface", "asn_db", "targets"};
+constexpr std::string_view kTopLevelKeys[] = {"defaults", "rate",        "source", "interface",
+                                              "asn_db",   "reverse_dns", "targets"};
 constexpr std::string_view kTargetOnlyKeys[] = {"host", "ports", "port", "labels"};
 
 template <size_t N>
@@ -487,6 +487,14 @@ class Parser {
           config.asn_db = value.Scalar();
         } else {
           Error(mark, "asn_db: expected a file path, got " + Describe(value));
+        }
+      } else if (key == "reverse_dns") {
+        // YAML 1.2 core booleans only: "yes"/"on" are strings there, and a
+        // config that means something else in another tool is a trap.
+        if (value.IsScalar() && (value.Scalar() == "true" || value.Scalar() == "false")) {
+          config.reverse_dns = value.Scalar() == "true";
+        } else {
+          Error(mark, "reverse_dns: expected true or false, got " + Describe(value));
         }
       } else if (key == "targets") {
         targets.emplace(value, mark);

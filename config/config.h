@@ -103,6 +103,8 @@ struct Config {
   std::optional<std::string> interface;
   /// Path to an IP-to-ASN database, if set. Not checked for existence here.
   std::optional<std::string> asn_db;
+  /// Look up hop names (reverse DNS) and export them as the hop_name label.
+  bool reverse_dns = false;
   /// The targets, in file order. Never empty; no two share a host (compared case-insensitively,
   /// IP literals by value) and a port.
   std::vector<Target> targets;
@@ -116,7 +118,8 @@ struct Config {
 inline constexpr std::string_view kReservedLabels[] = {
     "target",        "host",     "port",   "address", "ttl",    "outcome", "hop_address",
     "address_class", "asn",      "as_org", "flow",    "path",   "le",      "quantile",
-    "job",           "instance", "reason", "type",    "version"};
+    "job",           "instance", "reason", "type",    "version", "hop_name"
+};
 
 /// A problem with the configuration, tied to a place in the file.
 ///

@@ -258,7 +258,8 @@ void RenderResult(const Labels& target, const probe::TraceResult& r, TargetFamil
       Add(f.hop_info,
           With(HopLabels(target, hop.ttl, *hop.address, probe::ClassifyAddress(*hop.address)),
                {{"asn", hop.asn ? std::to_string(*hop.asn) : ""},
-                {"as_org", hop.asn ? hop.as_org : ""}}),
+                {"as_org", hop.asn ? hop.as_org : ""},
+                {"hop_name", hop.name}}),
           1);
     }
   }

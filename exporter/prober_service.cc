@@ -69,6 +69,11 @@ void ProberService::ApplyReload(std::optional<config::Config> config, bool ok, d
   }
 }
 
+void ProberService::SetReverseDns(std::shared_ptr<io::ReverseDns> resolver) {
+  std::lock_guard lock(mutex_);
+  reverse_dns_ = std::move(resolver);
+}
+
 void ProberService::SetAsnDatabase(std::shared_ptr<const asn::AsnDatabase> database) {
   std::lock_guard lock(mutex_);
   asn_db_ = std::move(database);
@@ -231,9 +236,20 @@ void ProberService::StartProbeRequests() {
 
 void ProberService::Annotate(probe::TraceResult& result) {
   std::shared_ptr<const asn::AsnDatabase> db;
+  std::shared_ptr<io::ReverseDns> rdns;
   {
     std::lock_guard lock(mutex_);
     db = asn_db_;
+    rdns = reverse_dns_;
+  }
+  if (rdns) {
+    std::vector<packet::IpAddress> missing;
+    for (probe::Hop& hop : result.hops) {
+      if (!hop.address) continue;
+      if (auto name = rdns->Cached(*hop.address)) hop.name = *name;
+      else missing.push_back(*hop.address);
+    }
+    if (!missing.empty()) rdns->Prefetch(missing);
   }
   if (!db) return;
   asn::AnnotateWithAsn(result, *db);

@@ -21,6 +21,7 @@
 
 #include "config/config.h"
 #include "probe/asn/asn_database.h"
+#include "probe/io/reverse_dns.h"
 #include "exporter/scheduler.h"
 #include "exporter/snapshot.h"
 #include "probe/engine.h"
@@ -76,6 +77,10 @@ class ProberService {
   /// The database that names hop owners; nullptr for none. Used from the next
   /// completed trace on.
   void SetAsnDatabase(std::shared_ptr<const asn::AsnDatabase> database);
+  /// Hop names by reverse DNS; nullptr for none. The loop never waits for a
+  /// lookup: names come from the cache, and missing ones are queued, so they
+  /// appear from a later round on.
+  void SetReverseDns(std::shared_ptr<io::ReverseDns> resolver);
 
   /// Traces one configured target now (the /probe endpoint) and waits for it.
   std::variant<TargetSnapshot, ProbeNowError> ProbeNow(const std::string& target,
@@ -150,6 +155,7 @@ class ProberService {
   std::deque<std::shared_ptr<ProbeRequest>> probe_requests_;
   std::set<std::string> configured_keys_;
   std::shared_ptr<const asn::AsnDatabase> asn_db_;
+  std::shared_ptr<io::ReverseDns> reverse_dns_;
   SnapshotPtr snapshot_;
   ReloadStatus shared_status_;  // counts kept under mutex_
   std::atomic<bool> ready_{false};

@@ -47,30 +47,13 @@ class SystemResolver : public Resolver {
 
   std::optional<packet::IpAddress> Resolve(const std::string& host, config::Family family,
                                            std::string& error) override {
+    // `family` is for host names only: an IP literal is traced as written.
     if (auto literal = packet::IpAddress::Parse(host)) return literal;
-    addrinfo hints{};
-    hints.ai_family = family == config::Family::kIpv4   ? AF_INET
-                      : family == config::Family::kIpv6 ? AF_INET6
-                                                        : AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* res = nullptr;
-    int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &res);
-    if (rc != 0) {
-      error = "cannot resolve " + host + ": " + gai_strerror(rc);
-      return std::nullopt;
-    }
-    std::optional<packet::IpAddress> out;
-    for (addrinfo* ai = res; ai && !out; ai = ai->ai_next) {
-      if (ai->ai_family == AF_INET)
-        out = packet::IpAddress::FromBytes(packet::Family::kIpv4,
-            reinterpret_cast<const std::uint8_t*>(&reinterpret_cast<sockaddr_in*>(ai->ai_addr)->sin_addr));
-      else if (ai->ai_family == AF_INET6)
-        out = packet::IpAddress::FromBytes(packet::Family::kIpv6,
-            reinterpret_cast<const std::uint8_t*>(&reinterpret_cast<sockaddr_in6*>(ai->ai_addr)->sin6_addr));
-    }
-    ::freeaddrinfo(res);
-    if (!out) error = "cannot resolve " + host + ": no address";
-    return out;
+    return io::ResolveHost(host,
+                           family == config::Family::kIpv4   ? io::FamilyFilter::kIpv4
+                           : family == config::Family::kIpv6 ? io::FamilyFilter::kIpv6
+                                                             : io::FamilyFilter::kAny,
+                           error);
   }
 
   std::optional<packet::IpAddress> SourceFor(const packet::IpAddress& destination,
@@ -123,8 +106,12 @@ FileFingerprint Fingerprint(const std::string& path) {
 /// Thread-safe (reloads are serialized).
 class Reloader {
  public:
-  Reloader(std::string path, ProberService& service, std::optional<std::string> asn_path)
-      : path_(std::move(path)), service_(service), asn_path_(std::move(asn_path)) {}
+  Reloader(std::string path, ProberService& service, std::optional<std::string> asn_path,
+           bool reverse_dns)
+      : path_(std::move(path)),
+        service_(service),
+        asn_path_(std::move(asn_path)),
+        reverse_dns_(reverse_dns) {}
 
   std::pair<bool, std::string> Reload(const std::string& why) {
     std::lock_guard lock(mutex_);
@@ -149,6 +136,10 @@ class Reloader {
         service_.ApplyReload(std::nullopt, false, NowSeconds());
         return {false, std::string("asn_db: ") + e.what()};
       }
+    }
+    if (result.config->reverse_dns != reverse_dns_) {
+      reverse_dns_ = result.config->reverse_dns;
+      service_.SetReverseDns(reverse_dns_ ? std::make_shared<io::ReverseDns>() : nullptr);
     }
     service_.ApplyReload(std::move(result.config), true, NowSeconds());
     spdlog::info("config reloaded ({}) from {}", why, path_);
@@ -175,6 +166,7 @@ class Reloader {
   std::mutex mutex_;
   FileFingerprint fingerprint_;
   std::optional<std::string> asn_path_;
+  bool reverse_dns_ = false;
 };
 
 void LogConfigSummary(const config::Config& c, const std::string& listen) {
@@ -244,7 +236,8 @@ int RunServe(const ServeOptions& options) {
   service_options.ready_after = options.ready_after;
   ProberService service(service_options, config, *sender, *source, clock, resolver);
   service.SetAsnDatabase(asn_db);
-  Reloader reloader(options.config_file, service, config.asn_db);
+  if (config.reverse_dns) service.SetReverseDns(std::make_shared<io::ReverseDns>());
+  Reloader reloader(options.config_file, service, config.asn_db, config.reverse_dns);
   reloader.Remember();
 
   auto trace_collector =

@@ -115,7 +115,11 @@ void Engine::ScheduleDeadline(std::uint16_t slot) {
 void Engine::Advance(std::uint16_t slot, TimePoint now) {
   Running* run = slots_[slot].get();
   if (!run) return;
-  run->trace->OnTick(now);
+  run->trace->OnTick(now, now < policing_seen_until_);
+  // Policing seen by one trace is policing on the routers every trace shares
+  // (Linux limits ICMP errors per destination, i.e. per prober). It is
+  // remembered for a while, not forever: networks change.
+  if (run->trace->recovered_by_retry()) policing_seen_until_ = now + std::chrono::minutes(5);
   if (run->trace->state() == TraceState::kDone) {
     Finish(slot, now);
     return;

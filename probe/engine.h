@@ -118,6 +118,8 @@ class Engine {
   std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_;
   Pacer pacer_;
   std::vector<FinishedTrace> finished_;
+  /// Until when ICMP policing counts as proven (a retry recovered answers).
+  TimePoint policing_seen_until_{};
   EngineStats stats_;
 };
 

@@ -187,7 +187,7 @@ bool Trace::LossEvident(int last_answered) const {
   return false;
 }
 
-void Trace::OnTick(TimePoint now) {
+void Trace::OnTick(TimePoint now, bool policing_seen) {
   if (state_ == TraceState::kDone) return;
   for (TtlState& t : ttls_)
     for (Probe& p : t.probes)
@@ -227,9 +227,12 @@ void Trace::OnTick(TimePoint now) {
   int from = std::max(last + 1, settings_.first_hop);
   int to = std::min(last + settings_.gap_limit, settings_.max_hops);
   if (retries_done_ > 0 && total_answers_ == answers_at_last_retry_) ++unanswered_rounds_;
+  if (retries_done_ > 0 && total_answers_ > answers_at_last_retry_) recovered_by_retry_ = true;
   // "No hop answered at all" is the strongest claim a trace can make, and under
   // ICMP policing the likeliest to be wrong: give it twice the patience.
-  int budget = last == 0 ? 2 * settings_.max_retries : settings_.max_retries;
+  // Likewise when policing is proven, here or in another trace of the engine.
+  int budget = (last == 0 || policing_seen || recovered_by_retry_) ? 2 * settings_.max_retries
+                                                                   : settings_.max_retries;
   if (from > to || unanswered_rounds_ >= budget ||
       retries_done_ >= settings_.max_rounds || (retries_done_ > 0 && !LossEvident(last))) {
     Conclude(now);

@@ -78,7 +78,13 @@ class Trace {
                       const packet::IpAddress& destination, TimePoint when);
 
   /// Expires probes and advances the state machine; call when NextDeadline passes.
-  void OnTick(TimePoint now);
+  /// `policing_seen`: some trace of this engine recently had lost replies
+  /// recovered by a retry, so ICMP policing is proven on this network and the
+  /// silence after the last answer deserves twice the patience.
+  void OnTick(TimePoint now, bool policing_seen = false);
+  /// True once a re-probe round of this trace brought answers that the
+  /// earlier probes did not get: replies were being lost, not filtered.
+  bool recovered_by_retry() const { return recovered_by_retry_; }
   /// The earliest time at which OnTick has something to do; nullopt when done.
   std::optional<TimePoint> NextDeadline() const;
 
@@ -124,6 +130,7 @@ class Trace {
   int probes_sent_ = 0;
   int retries_done_ = 0;
   int unanswered_rounds_ = 0;
+  bool recovered_by_retry_ = false;
   std::uint64_t jitter_state_ = 0;
   int answers_at_last_retry_ = 0;
   int total_answers_ = 0;

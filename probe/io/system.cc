@@ -1,5 +1,6 @@
 #include "probe/io/system.h"
 
+#include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -54,6 +55,43 @@ SourceLookup SourceAddressFor(const packet::IpAddress& destination,
     out.address = packet::IpAddress::FromBytes(
         packet::Family::kIpv6,
         reinterpret_cast<const std::uint8_t*>(&reinterpret_cast<sockaddr_in6*>(&local)->sin6_addr));
+  return out;
+}
+
+std::optional<packet::IpAddress> ResolveHost(const std::string& host, FamilyFilter family,
+                                             std::string& error) {
+  if (auto literal = packet::IpAddress::Parse(host)) {
+    if ((family == FamilyFilter::kIpv4 && !literal->is_v4()) ||
+        (family == FamilyFilter::kIpv6 && !literal->is_v6())) {
+      error = "address " + host + " is not of the requested family";
+      return std::nullopt;
+    }
+    return literal;
+  }
+  addrinfo hints{};
+  hints.ai_family = family == FamilyFilter::kIpv4   ? AF_INET
+                    : family == FamilyFilter::kIpv6 ? AF_INET6
+                                                    : AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &res);
+  if (rc != 0) {
+    error = "cannot resolve " + host + ": " + gai_strerror(rc);
+    return std::nullopt;
+  }
+  std::optional<packet::IpAddress> out;
+  for (addrinfo* ai = res; ai && !out; ai = ai->ai_next) {
+    if (ai->ai_family == AF_INET)
+      out = packet::IpAddress::FromBytes(
+          packet::Family::kIpv4,
+          reinterpret_cast<const std::uint8_t*>(&reinterpret_cast<sockaddr_in*>(ai->ai_addr)->sin_addr));
+    else if (ai->ai_family == AF_INET6)
+      out = packet::IpAddress::FromBytes(
+          packet::Family::kIpv6,
+          reinterpret_cast<const std::uint8_t*>(&reinterpret_cast<sockaddr_in6*>(ai->ai_addr)->sin6_addr));
+  }
+  ::freeaddrinfo(res);
+  if (!out) error = "cannot resolve " + host + ": no IPv4 or IPv6 address";
   return out;
 }
 

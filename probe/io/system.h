@@ -26,4 +26,13 @@ struct SourceLookup {
 SourceLookup SourceAddressFor(const packet::IpAddress& destination,
                               const std::optional<std::string>& interface);
 
+/// Which address family a host name may resolve to.
+enum class FamilyFilter { kAny, kIpv4, kIpv6 };
+
+/// Resolves a host name (or takes an IP literal as it is) to the first address
+/// of an allowed family, with getaddrinfo. nullopt with `error` set on failure
+/// ("cannot resolve HOST: <resolver's reason>").
+std::optional<packet::IpAddress> ResolveHost(const std::string& host, FamilyFilter family,
+                                             std::string& error);
+
 }  // namespace portpath::io

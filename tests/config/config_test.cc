@@ -52,6 +52,7 @@ TEST(ConfigTest, MinimalFileGetsBuiltInDefaults) {
   EXPECT_EQ(config.source, std::nullopt);
   EXPECT_EQ(config.interface, std::nullopt);
   EXPECT_EQ(config.asn_db, std::nullopt);
+  EXPECT_FALSE(config.reverse_dns);
   ASSERT_EQ(config.targets.size(), 1u);
   const Target& t = config.targets[0];
   EXPECT_EQ(t.host, "example.com");
@@ -77,6 +78,7 @@ rate: 250.5
 source: 192.0.2.10
 interface: eth0
 asn_db: /var/lib/portpath/asn.mmdb
+reverse_dns: true
 targets:
   - host: db.example.com
     ports: [5432, 22]
@@ -106,6 +108,7 @@ targets:
   EXPECT_EQ(config.source, "192.0.2.10");
   EXPECT_EQ(config.interface, "eth0");
   EXPECT_EQ(config.asn_db, "/var/lib/portpath/asn.mmdb");
+  EXPECT_TRUE(config.reverse_dns);
   ASSERT_EQ(config.targets.size(), 2u);
 
   const Target& db = config.targets[0];
@@ -117,7 +120,7 @@ targets:
   db_settings.timeout = 2s;
   db_settings.jitter = 2s;  // the 20% from defaults, of this target's own interval
   EXPECT_EQ(db.settings, db_settings);
-  EXPECT_EQ(db.position, (Position{17, 5}));
+  EXPECT_EQ(db.position, (Position{18, 5}));
 
   const Target& web = config.targets[1];
   EXPECT_EQ(web.host, "2001:db8::1");
@@ -127,7 +130,7 @@ targets:
   web_settings.family = Family::kAny;
   web_settings.max_hops = 64;
   EXPECT_EQ(web.settings, web_settings);
-  EXPECT_EQ(web.position, (Position{22, 5}));
+  EXPECT_EQ(web.position, (Position{23, 5}));
 }
 
 TEST(ConfigTest, AcceptsEveryDurationSpelling) {
@@ -361,6 +364,7 @@ TEST(ConfigTest, RejectsBadGlobalValues) {
        "interface: 'eth0/1' is not a valid interface name (it contains '/', ':' or a space)"},
       {"interface:", 1, "interface: expected an interface name like eth0, got nothing"},
       {"asn_db: ''", 9, "asn_db: expected a file path, got ''"},
+      {"reverse_dns: yes", 14, "reverse_dns: expected true or false, got 'yes'"},
       {"defaults: 5", 11, "defaults: expected a mapping of settings, got '5'"},
   };
   for (const Case& c : cases) {

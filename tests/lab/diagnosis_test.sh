@@ -56,6 +56,7 @@ check "message names FILE:2" yes "$(grep -q "$bad:2:" <<<"$msg" && echo yes || e
 
 echo "portpath serve exports the same:"
 work=$(mktemp -d)
+serve_pid=""
 trap 'kill $serve_pid 2>/dev/null; wait $serve_pid 2>/dev/null; lab_down "$LAB" >/dev/null 2>&1; rm -rf "$work"' EXIT
 cat >"$work/config.yaml" <<EOF2
 defaults: {interval: 5s, timeout: 1s}
@@ -64,11 +65,8 @@ targets:
   - host: $LAB_TARGET4
     ports: [8443, 7000, 9443]
 EOF2
-(exec ip netns exec "$LAB-c" "$PORTPATH" serve --config "$work/config.yaml" \
-  --web.listen-address 127.0.0.1:0 >"$work/serve.log" 2>&1) &
-serve_pid=$!
-for _ in $(seq 1 100); do grep -q "listening on" "$work/serve.log" && break; sleep 0.1; done
-port=$(sed -n 's/.*listening on .*(port \([0-9]*\)).*/\1/p' "$work/serve.log" | head -1)
+lab_start_serve "$work/config.yaml" "$work/serve.log"
+serve_pid=$SERVE_PID port=$SERVE_PORT
 for _ in $(seq 1 150); do
   ip netns exec "$LAB-c" curl -sf "http://127.0.0.1:$port/-/ready" >/dev/null && break
   sleep 0.2

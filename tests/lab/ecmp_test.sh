@@ -34,11 +34,8 @@ targets:
   - host: $LAB_ECMP_TARGET4
     port: 80
 EOF2
-(exec ip netns exec "$LAB-c" "$PORTPATH" serve --config "$work/config.yaml" \
-  --web.listen-address 127.0.0.1:0 >"$work/serve.log" 2>&1) &
-serve_pid=$!
-for _ in $(seq 1 100); do grep -q "listening on" "$work/serve.log" && break; sleep 0.1; done
-port=$(sed -n 's/.*listening on .*(port \([0-9]*\)).*/\1/p' "$work/serve.log" | head -1)
+lab_start_serve "$work/config.yaml" "$work/serve.log"
+serve_pid=$SERVE_PID port=$SERVE_PORT
 metric() { ip netns exec "$LAB-c" curl -sf "http://127.0.0.1:$port/metrics" | awk -v m="$1" '$1 ~ "^"m"[{]" {print $2}'; }
 wait_metric() {  # name, value, seconds
   local deadline=$((SECONDS + $3))

@@ -74,12 +74,8 @@ check "exit status" 2 "$rc"
 check "error names file:line:column" yes "$(grep -q "$work/bad.yaml:2:3: unknown key 'timout'" <<<"$msg" && echo yes || echo "no: $msg")"
 
 echo "serving:"
-# exec: $! must be portpath itself, so that signals reach it.
-(exec ip netns exec "$LAB-c" "$PORTPATH" serve --config "$work/cm/config.yaml" \
-  --web.listen-address 127.0.0.1:0 >"$work/serve.log" 2>&1) &
-serve_pid=$!
-wait_for 10 grep -q "listening on" "$work/serve.log" || { cat "$work/serve.log"; exit 1; }
-port=$(sed -n 's/.*listening on .*(port \([0-9]*\)).*/\1/p' "$work/serve.log" | head -1)
+lab_start_serve "$work/cm/config.yaml" "$work/serve.log"
+serve_pid=$SERVE_PID port=$SERVE_PORT
 check "ready after the first round" yes "$(wait_for 30 in_lab curl -sf "http://127.0.0.1:$port/-/ready" && echo yes || echo no)"
 check "healthy" Healthy "$(in_lab curl -sf "http://127.0.0.1:$port/-/healthy")"
 scrape >"$work/scrape.txt"

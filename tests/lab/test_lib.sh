@@ -32,6 +32,22 @@ lab_test_begin() {
 # portpath inside the lab's client namespace.
 lab_portpath() { ip netns exec "$LAB-c" "$PORTPATH" "$@"; }
 
+# lab_start_serve CONFIG LOG: runs `portpath serve` in the lab's client on a
+# free loopback port and waits until it listens. Sets SERVE_PID (portpath
+# itself, thanks to exec, so that signals reach it) and SERVE_PORT.
+lab_start_serve() {
+  (exec ip netns exec "$LAB-c" "$PORTPATH" serve --config "$1" \
+    --web.listen-address 127.0.0.1:0 >"$2" 2>&1) &
+  SERVE_PID=$!
+  local _
+  for _ in $(seq 1 100); do
+    grep -q "listening on" "$2" && break
+    sleep 0.1
+  done
+  SERVE_PORT=$(sed -n 's/.*listening on .*(port \([0-9]*\)).*/\1/p' "$2" | head -1)
+  [[ -n $SERVE_PORT ]] || { cat "$2" >&2; echo "portpath serve did not start" >&2; return 1; }
+}
+
 # check NAME EXPECTED ACTUAL
 check() {
   LAB_TEST_CHECKS=$((LAB_TEST_CHECKS + 1))
