@@ -40,21 +40,31 @@
 #   main target    192.0.2.10 , 2001:db8:ff::10          (extra address on the veth)
 #   many targets   192.0.2.32-47 , 2001:db8:ff::100-10f  (on s's lo; r6 routes
 #                  192.0.2.32/28 and 2001:db8:ff::100/124 to s)
-#   bulk targets   198.18.0.0/24 , 2001:db8:100::/120    ("local" routes on lo; every
-#                  address answers; use 198.18.0.1-200 / 2001:db8:100::1-c8)
+#   bulk targets   198.18.0.0/22 , 2001:db8:100::/116    ("local" routes on lo; every
+#                  address answers; 198.18.0.1-198.18.3.254 / 2001:db8:100::1-ffe;
+#                  for N distinct addresses skip .0 and .255 of each /24, e.g.
+#                  800 addresses x 5 ports = 4000 targets)
 #   host unreach   192.0.2.9 , 2001:db8:ff::9            (on lo; s never answers ARP/ND
 #                  for them on its veth, r6 gives up resolving after ~0.2 s)
 #   net unreach    192.0.2.200 , 2001:db8:ff:1::200      (on lo; r1..r5 route
 #                  192.0.2.0/24 and 2001:db8:ff::/48 right, r6 has no route for them)
 # Routing: no default route on any router. Each router has its connected links, explicit
 # routes to every link subnet on either side, and r1..r5 route 192.0.2.0/24,
-# 198.18.0.0/24, 2001:db8:ff::/48 and 2001:db8:100::/120 to the right. r6 only routes
-# 192.0.2.32/28, 198.18.0.0/24, 2001:db8:ff::100/124, 2001:db8:100::/120 to s.
+# 198.18.0.0/22, 2001:db8:ff::/48 and 2001:db8:100::/116 to the right. r6 only routes
+# 192.0.2.32/28, 198.18.0.0/22, 2001:db8:ff::100/124, 2001:db8:100::/116 to s
+# (the bulk blocks are LAB_BULK4_NET / LAB_BULK6_NET).
 #
-# ICMP rate limiting: LAB_RATELIMIT=off (default) sets icmp_ratelimit=0 /
-# net.ipv6.icmp.ratelimit=0 and raises the per-namespace global ICMP budget
-# (icmp_msgs_per_sec / icmp_msgs_burst, which otherwise still caps errors at 1000/s with
-# bursts of 50) in every router. LAB_RATELIMIT=default keeps the kernel defaults.
+# ICMP rate limiting (every router), three modes:
+#   LAB_RATELIMIT=off (default)  icmp_ratelimit=0 / net.ipv6.icmp.ratelimit=0 and the
+#                  per-namespace global ICMP budget (icmp_msgs_per_sec /
+#                  icmp_msgs_burst, which otherwise still caps errors at 1000/s with
+#                  bursts of 50) raised: no limit at all.
+#   LAB_RATELIMIT=global  per-destination limits lifted (icmp_ratelimit=0,
+#                  net.ipv6.icmp.ratelimit=0) but the kernel's default global budget
+#                  kept (icmp_msgs_per_sec=1000, icmp_msgs_burst=50): isolates the
+#                  effect of the global budget on fast, many-target probing.
+#   LAB_RATELIMIT=default  the kernel defaults (v4 1000 ms, v6 100 ms per destination,
+#                  plus the 1000/s burst 50 global budget).
 #
 # ---------------------------------------------------------------------------------
 # CASES (all coexist; chosen by destination port/address; target = main target unless
@@ -72,7 +82,9 @@
 #  net_unreach   192.0.2.200:80 r6 has no route                      ICMP !N from hop 6  6          6  203.0.113.2 / 2001:db8:5::2
 #                2001:db8:ff:1::200                                  (v6: no route, code 0)
 #  many          192.0.2.32-47:80, 2001:db8:ff::100-10f:80           SYN-ACK from dst    7          -
-#  bulk          198.18.0.1-200:80, 2001:db8:100::1-c8:80            SYN-ACK from dst    7          -
+#  bulk          198.18.0.1-3.254:80, 2001:db8:100::1-ffe:80         SYN-ACK from dst    7          -
+#                (bulk addresses on ports 81/8443/9443/135 behave as closed/drop_r2/
+#                drop_r5/prohibited above: the filters match the port only)
 #
 # Silent routers r3/r4 still forward and still answer ping (only time-exceeded is
 # dropped in their OUTPUT chain).
@@ -133,7 +145,8 @@
 # on 8443, so through A a probe gets the server's RST (closed, TTL 4) and through B
 # rb still answers TTL 2 (time-exceeded comes before FORWARD) and all later TTLs are
 # silent. Port 80 (with the listener) is open through both branches.
-# ICMP rate limiting: as in the chain lab (LAB_RATELIMIT=off by default, on r1 ra rb r2).
+# ICMP rate limiting: as in the chain lab (LAB_RATELIMIT=off|global|default, off by
+# default, on r1 ra rb r2).
 #
 # Branch per client source port (client 10.0.0.1 / fd00::1 -> main target, seed
 # 12345; also in LAB_ECMP_BRANCHES and lab_ecmp_expected_branch FAMILY DPORT SPORT):
@@ -215,8 +228,10 @@ for _i in $(seq 0 15); do
   LAB_MANY6+=("$(printf '2001:db8:ff::%x' $((0x100 + _i)))")
 done
 unset _i
-LAB_BULK4_NET=198.18.0.0/24     # every address is local on s; 198.18.0.1-200 for 200 targets
-LAB_BULK6_NET=2001:db8:100::/120
+# Bulk blocks: every address is local on s (198.18.0.0/22 = 1020 usable addresses when
+# .0/.255 of each /24 are skipped; 2001:db8:100::/116 = 4096). r1..r6 route them to s.
+LAB_BULK4_NET=198.18.0.0/22
+LAB_BULK6_NET=2001:db8:100::/116
 LAB_PORT_OPEN=80 LAB_PORT_CLOSED=81 LAB_PORT_DROP_R2=8443 LAB_PORT_DROP_R5=9443
 LAB_PORT_PROHIBITED=135 LAB_PORT_RESET_R4=7000
 
@@ -387,6 +402,14 @@ _lab_apply_ratelimit() {
         _lab_sysctl "$prefix" "$r" net.ipv4.icmp_ratelimit=0 net.ipv6.icmp.ratelimit=0 \
           net.ipv4.icmp_msgs_per_sec=1000000 net.ipv4.icmp_msgs_burst=1000000
       done ;;
+    global)
+      for r in "${routers[@]}"; do
+        # Per-destination token buckets off, but the kernel's default global
+        # per-namespace budget (1000 msgs/s, bursts of 50) kept: sending many
+        # probes quickly still loses errors, probing one destination slowly does not.
+        _lab_sysctl "$prefix" "$r" net.ipv4.icmp_ratelimit=0 net.ipv6.icmp.ratelimit=0 \
+          net.ipv4.icmp_msgs_per_sec=1000 net.ipv4.icmp_msgs_burst=50
+      done ;;
     default)
       for r in "${routers[@]}"; do
         # The kernel's defaults as seen in a fresh namespace (v4 1000 ms, v6 100 ms per
@@ -396,7 +419,7 @@ _lab_apply_ratelimit() {
           net.ipv4.icmp_msgs_per_sec=1000 net.ipv4.icmp_msgs_burst=50
       done ;;
     *)
-      echo "lab: LAB_RATELIMIT must be 'off' or 'default', not '$mode'" >&2
+      echo "lab: LAB_RATELIMIT must be 'off', 'global' or 'default', not '$mode'" >&2
       return 1 ;;
   esac
 }
@@ -525,16 +548,16 @@ _lab_build_body() {
       # Server prefixes. The /24 and /48 also cover the "no route" targets, which
       # r6 (below) deliberately does not route.
       ip -n "$ns" route add 192.0.2.0/24 via "$rnh4" dev right
-      ip -n "$ns" route add 198.18.0.0/24 via "$rnh4" dev right
+      ip -n "$ns" route add "$LAB_BULK4_NET" via "$rnh4" dev right
       ip -n "$ns" -6 route add 2001:db8:ff::/48 via "$rnh6" dev right
-      ip -n "$ns" -6 route add 2001:db8:100::/120 via "$rnh6" dev right
+      ip -n "$ns" -6 route add "$LAB_BULK6_NET" via "$rnh6" dev right
     else
       # r6: the connected 192.0.2.0/28 and 2001:db8:ff::/64 (host-unreachable
       # targets are resolved there and fail) plus the specific server blocks.
       ip -n "$ns" route add 192.0.2.32/28 via 192.0.2.2 dev right
-      ip -n "$ns" route add 198.18.0.0/24 via 192.0.2.2 dev right
+      ip -n "$ns" route add "$LAB_BULK4_NET" via 192.0.2.2 dev right
       ip -n "$ns" -6 route add 2001:db8:ff::100/124 via 2001:db8:ff::2 dev right
-      ip -n "$ns" -6 route add 2001:db8:100::/120 via 2001:db8:ff::2 dev right
+      ip -n "$ns" -6 route add "$LAB_BULK6_NET" via 2001:db8:ff::2 dev right
       # Give up neighbour resolution after one multicast/broadcast probe of 200 ms,
       # so unresolvable targets draw host-unreachable quickly. (ucast_solicit only
       # matters for re-validating known neighbours; it is left at 3 so the real
@@ -872,7 +895,7 @@ if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
   set -euo pipefail
   usage() {
     cat >&2 <<'EOF'
-usage: lab.sh up PREFIX            build the chain lab (LAB_RATELIMIT=off|default)
+usage: lab.sh up PREFIX            build the chain lab (LAB_RATELIMIT=off|global|default)
        lab.sh down PREFIX          stop listeners, delete the lab's namespaces
        lab.sh status PREFIX
        lab.sh up-ecmp PREFIX       build the ecmp lab; down-ecmp / status-ecmp PREFIX
