@@ -59,6 +59,9 @@ std::string ResultToJson(const TraceResult& r) {
   WriteHopRef(w, r.last_responding_hop, false);
   w.Key("blocked_hop");
   WriteHopRef(w, r.blocked_hop, true);
+  w.Key("blocked_hop_confirmed").Value(r.blocked_hop_confirmed);
+  if (r.unconfirmed_hop_ttl) w.Key("unconfirmed_hop_ttl").Value(*r.unconfirmed_hop_ttl);
+  else w.Key("unconfirmed_hop_ttl").Null();
   if (r.icmp_reachable) w.Key("icmp_reachable").Value(*r.icmp_reachable);
   else w.Key("icmp_reachable").Null();
   if (r.divergence_hop) w.Key("divergence_hop").Value(*r.divergence_hop);
@@ -131,6 +134,7 @@ std::string ResultToJson(const TraceResult& r) {
   }
   w.Key("duration_ms").Value(static_cast<std::int64_t>(r.duration.count()));
   w.Key("probes_sent").Value(r.probes_sent);
+  w.Key("confirm_rounds").Value(r.retry_rounds);
   if (r.outcome == probe::Outcome::kError) w.Key("error").Value(r.error);
   w.Key("verdict").Value(probe::Verdict(r));
   w.EndObject();

@@ -12,6 +12,7 @@
 #include "probe/asn/annotate.h"
 #include "probe/diagnosis.h"
 #include "probe/engine.h"
+#include "probe/measurement.h"
 #include "probe/io/errors.h"
 #include "probe/io/pcap_source.h"
 #include "probe/io/raw_sender.h"
@@ -237,11 +238,7 @@ int RunTraceCommand(int argc, char** argv) {
   probe::EngineOptions engine_options;
   engine_options.rate = o.rate;
   std::vector<std::optional<probe::TraceResult>> results(specs.size());
-  // The ping (ICMP echo) trace of each target, run in the same round.
-  std::vector<std::optional<probe::TraceResult>> pings(specs.size());
-  std::vector<std::vector<probe::TraceResult>> extra_flows(specs.size());
-  // Engine tags: target index * 32 + 0 (the TCP trace), 1 (ping), 2.. (more flows).
-  constexpr std::uint64_t kTagsPerTarget = 32;
+  probe::MeasurementRounds rounds;
   try {
     io::RawSender sender(o.interface);
     io::PcapSource source(o.interface, engine_options.source_port_base,
@@ -266,7 +263,7 @@ int RunTraceCommand(int argc, char** argv) {
       job.destination = *address;
       job.port = spec.port;
       job.settings = o.settings;
-      job.tag = kTagsPerTarget * i;
+      job.settings.ping = o.ping;
       if (fixed_source) {
         if (fixed_source->family() != address->family()) {
           results[i] = probe::MakeErrorResult(spec.text, spec.host, spec.port,
@@ -286,46 +283,15 @@ int RunTraceCommand(int argc, char** argv) {
         }
         job.source = *lookup.address;
       }
-      if (o.ping) {
-        probe::TraceJob ping = job;
-        ping.kind = probe::ProbeKind::kIcmpEcho;
-        ping.tag = kTagsPerTarget * i + 1;
-        engine.Start(std::move(ping));
-      }
-      // Each flow is its own trace, so it gets its own slot and source port.
-      for (int k = 1; k < o.flows; ++k) {
-        probe::TraceJob flow = job;
-        flow.tag = kTagsPerTarget * i + 1 + static_cast<std::uint64_t>(k);
-        engine.Start(std::move(flow));
-      }
-      engine.Start(std::move(job));
+      if (!rounds.Start(engine, job, i, o.flows))
+        results[i] = probe::MakeErrorResult(spec.text, spec.host, spec.port,
+                                            "too many traces at once for one engine");
     }
     engine.RunUntilIdle();
-    for (probe::FinishedTrace& f : engine.TakeFinished()) {
-      std::size_t i = f.tag / kTagsPerTarget;
-      std::uint64_t k = f.tag % kTagsPerTarget;
-      if (k == 0) results[i] = std::move(f.result);
-      else if (k == 1) pings[i] = std::move(f.result);
-      else extra_flows[i].push_back(std::move(f.result));
-    }
-    if (o.flows > 1)
-      for (std::size_t i = 0; i < specs.size(); ++i)
-        if (results[i] && results[i]->outcome != probe::Outcome::kError)
-          probe::MergeFlows(*results[i], extra_flows[i]);
-    for (std::size_t i = 0; i < specs.size(); ++i)
-      if (results[i] && pings[i]) probe::CompareWithPing(*results[i], *pings[i]);
+    for (probe::FinishedTrace& f : engine.TakeFinished())
+      if (auto done = rounds.Add(std::move(f))) results[done->round_id] = std::move(done->result);
     if (asn_db)
-      for (auto& r : results) {
-        asn::AnnotateWithAsn(*r, *asn_db);
-        for (probe::PathSummary& p : r->paths) {
-          probe::TraceResult view;  // annotate a path's hops the same way
-          view.hops = std::move(p.hops);
-          view.blocked_hop = std::move(p.blocked_hop);
-          asn::AnnotateWithAsn(view, *asn_db);
-          p.hops = std::move(view.hops);
-          p.blocked_hop = std::move(view.blocked_hop);
-        }
-      }
+      for (auto& r : results) asn::AnnotateRound(*r, *asn_db);
     if (!o.numeric) {
       // Like traceroute: names for every hop, looked up in parallel, cached,
       // and never waited for longer than the resolver's timeout.

@@ -9,15 +9,9 @@
 namespace portpath::exporter {
 
 namespace {
-// Tags of /probe traces have the top bit set, so they never collide with the
-// ids of scheduled targets.
-constexpr std::uint64_t kProbeTagBit = std::uint64_t{1} << 63;
-// The ping trace of a scheduled round: the target's id with this bit.
-constexpr std::uint64_t kPingTagBit = std::uint64_t{1} << 62;
-// Further flows of a round (ECMP): the flow number in bits 56-61.
-constexpr int kFlowShift = 56;
-constexpr std::uint64_t kFlowMask = std::uint64_t{0x3f} << kFlowShift;
-constexpr std::uint64_t kIdMask = ~(kProbeTagBit | kPingTagBit | kFlowMask);
+// Round ids of /probe requests have this bit set, so they never collide with
+// the ids of scheduled targets (round ids stay below 2^58).
+constexpr std::uint64_t kProbeRoundBit = std::uint64_t{1} << 57;
 
 std::string Describe(const probe::TraceResult& r) {
   std::string s(probe::ToString(r.outcome));
@@ -148,7 +142,7 @@ bool ProberService::ApplyPending(probe::TimePoint now) {
   return true;
 }
 
-bool ProberService::StartTrace(const TargetState& state, std::uint64_t tag,
+bool ProberService::StartRound(const TargetState& state, std::uint64_t round_id, int flows,
                                probe::TraceResult& error_out) {
   std::string error;
   // Names are resolved again at every round, so an address change is noticed.
@@ -168,15 +162,19 @@ bool ProberService::StartTrace(const TargetState& state, std::uint64_t tag,
     return false;
   }
   probe::TraceJob job;
-  if (tag & kPingTagBit) job.kind = probe::ProbeKind::kIcmpEcho;
   job.target = state.key;
   job.host = state.host;
   job.destination = *address;
   job.source = *source;
   job.port = state.port;
   job.settings = TraceSettingsFor(state.settings);
-  job.tag = tag;
-  return engine_.Start(std::move(job));
+  job.settings.ping = options_.ping;
+  if (!rounds_.Start(engine_, job, round_id, flows)) {
+    error_out = probe::MakeErrorResult(state.key, state.host, state.port,
+                                       "too many traces at once for one engine");
+    return false;
+  }
+  return true;
 }
 
 void ProberService::StartDue(probe::TimePoint now) {
@@ -184,24 +182,8 @@ void ProberService::StartDue(probe::TimePoint now) {
     auto it = targets_.find(key);
     if (it == targets_.end()) continue;
     probe::TraceResult error;
-    if (StartTrace(it->second, it->second.id, error)) {
+    if (StartRound(it->second, it->second.id, it->second.settings.flows, error)) {
       running_[it->second.id] = key;
-      Round& round = rounds_[it->second.id];
-      round = Round{};
-      round.outstanding = 1;
-      probe::TraceResult ping_error;
-      if (options_.ping && StartTrace(it->second, it->second.id | kPingTagBit, ping_error)) {
-        running_[it->second.id | kPingTagBit] = key;
-        ++round.outstanding;
-      }
-      for (int k = 1; k < it->second.settings.flows; ++k) {
-        std::uint64_t tag = it->second.id | (static_cast<std::uint64_t>(k) << kFlowShift);
-        probe::TraceResult flow_error;
-        if (StartTrace(it->second, tag, flow_error)) {
-          running_[tag] = key;
-          ++round.outstanding;
-        }
-      }
     } else {
       error.finished_at = std::chrono::duration<double>(now.time_since_epoch()).count();
       Record(it->second, std::move(error));
@@ -222,10 +204,10 @@ void ProberService::StartProbeRequests() {
       request->promise.set_value(ProbeNowError::kNotConfigured);
       continue;
     }
-    std::uint64_t tag = kProbeTagBit | next_id_++;
+    std::uint64_t round_id = kProbeRoundBit | next_id_++;
     probe::TraceResult error;
-    if (StartTrace(it->second, tag, error)) {
-      running_probes_[tag] = request;
+    if (StartRound(it->second, round_id, 1, error)) {
+      running_probes_[round_id] = request;
     } else {
       TargetSnapshot snap{it->second.key, it->second.host, it->second.port, it->second.labels,
                           std::move(error), 0};
@@ -251,16 +233,7 @@ void ProberService::Annotate(probe::TraceResult& result) {
     }
     if (!missing.empty()) rdns->Prefetch(missing);
   }
-  if (!db) return;
-  asn::AnnotateWithAsn(result, *db);
-  for (probe::PathSummary& p : result.paths) {
-    probe::TraceResult view;  // a path's hops get the same annotation
-    view.hops = std::move(p.hops);
-    view.blocked_hop = std::move(p.blocked_hop);
-    asn::AnnotateWithAsn(view, *db);
-    p.hops = std::move(view.hops);
-    p.blocked_hop = std::move(view.blocked_hop);
-  }
+  if (db) asn::AnnotateRound(result, *db);
 }
 
 void ProberService::Record(TargetState& state, probe::TraceResult result) {
@@ -285,42 +258,33 @@ void ProberService::Record(TargetState& state, probe::TraceResult result) {
 
 void ProberService::CollectFinished() {
   for (probe::FinishedTrace& f : engine_.TakeFinished()) {
-    if (f.tag & kProbeTagBit) {
-      auto it = running_probes_.find(f.tag);
+    auto done = rounds_.Add(std::move(f));
+    if (!done) continue;
+    if (done->round_id & kProbeRoundBit) {
+      auto it = running_probes_.find(done->round_id);
       if (it == running_probes_.end()) continue;
       auto target = targets_.find(it->second->target);
-      Annotate(f.result);
+      Annotate(done->result);
       TargetSnapshot snap;
-      snap.target = f.result.target;
-      snap.host = f.result.host;
-      snap.port = f.result.port;
+      snap.target = done->result.target;
+      snap.host = done->result.host;
+      snap.port = done->result.port;
       if (target != targets_.end()) snap.labels = target->second.labels;
-      snap.last = std::move(f.result);
+      snap.last = std::move(done->result);
       it->second->promise.set_value(std::move(snap));
       running_probes_.erase(it);
       continue;
     }
-    auto it = running_.find(f.tag);
+    auto it = running_.find(done->round_id);
     if (it == running_.end()) continue;
     std::string key = it->second;
     running_.erase(it);
-    std::uint64_t id = f.tag & kIdMask;
-    Round& round = rounds_[id];
-    if (f.tag & kPingTagBit) round.ping = std::move(f.result);
-    else if (f.tag & kFlowMask) round.extra_flows.push_back(std::move(f.result));
-    else round.tcp = std::move(f.result);
-    if (--round.outstanding > 0) continue;
-    Round done = std::move(round);
-    rounds_.erase(id);
     scheduler_.MarkFinished(key);
     auto target = targets_.find(key);
-    // A target removed (or re-created) while its trace ran: drop the result.
-    if (target == targets_.end() || target->second.id != id || !done.tcp) continue;
-    if (!done.extra_flows.empty() && done.tcp->outcome != probe::Outcome::kError)
-      probe::MergeFlows(*done.tcp, done.extra_flows);
-    if (done.ping) probe::CompareWithPing(*done.tcp, *done.ping);
-    Annotate(*done.tcp);
-    Record(target->second, std::move(*done.tcp));
+    // A target removed (or re-created) while its round ran: drop the result.
+    if (target == targets_.end() || target->second.id != done->round_id) continue;
+    Annotate(done->result);
+    Record(target->second, std::move(done->result));
   }
 }
 

@@ -25,6 +25,7 @@
 #include "exporter/scheduler.h"
 #include "exporter/snapshot.h"
 #include "probe/engine.h"
+#include "probe/measurement.h"
 #include "probe/seams.h"
 
 namespace portpath::exporter {
@@ -110,7 +111,10 @@ class ProberService {
   void SetConfiguredKeys(const config::Config& config);
   void StartDue(probe::TimePoint now);
   void StartProbeRequests();
-  bool StartTrace(const TargetState& state, std::uint64_t tag, probe::TraceResult& error_out);
+  /// Resolves the target and starts a measurement round; false with error_out
+  /// set when it cannot run.
+  bool StartRound(const TargetState& state, std::uint64_t round_id, int flows,
+                  probe::TraceResult& error_out);
   void CollectFinished();
   void Record(TargetState& state, probe::TraceResult result);
   void Annotate(probe::TraceResult& result);
@@ -126,15 +130,8 @@ class ProberService {
 
   // Loop-owned state.
   std::map<std::string, TargetState> targets_;
-  std::map<std::uint64_t, std::string> running_;  // engine tag -> target key
-  /// A round's TCP and ping results, until both are in.
-  struct Round {
-    std::optional<probe::TraceResult> tcp;
-    std::optional<probe::TraceResult> ping;
-    std::vector<probe::TraceResult> extra_flows;
-    int outstanding = 0;
-  };
-  std::map<std::uint64_t, Round> rounds_;  // target id -> round in progress
+  std::map<std::uint64_t, std::string> running_;  // round id -> target key
+  probe::MeasurementRounds rounds_;
   std::map<std::uint64_t, std::shared_ptr<ProbeRequest>> running_probes_;
   std::uint64_t next_id_ = 1;
   std::array<std::uint64_t, probe::kOutcomeCount> traces_by_outcome_{};

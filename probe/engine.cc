@@ -56,17 +56,15 @@ bool Engine::Start(TraceJob job) {
   Flow flow;
   flow.source = job.source;
   flow.destination = job.destination;
-  if (job.kind == ProbeKind::kTcpSyn) {
-    flow.source_port =
-        static_cast<std::uint16_t>(options_.source_port_base + slot % options_.source_port_span);
-    flow.destination_port = job.port;
-  } else {
-    // The echo identifier is the high half of the encoded probe id: constant
-    // for the trace (slot XOR key), like a Paris source port.
-    flow.protocol = job.destination.is_v6() ? packet::kProtoIcmp6 : packet::kProtoIcmp;
-    flow.source_port = static_cast<std::uint16_t>(codec_.Encode(packet::ProbeId{slot, 0, 0}, 0) >> 16);
-    flow.destination_port = 0;
-  }
+  flow.source_port =
+      static_cast<std::uint16_t>(options_.source_port_base + slot % options_.source_port_span);
+  flow.destination_port = job.port;
+  // The echo identifier is the high half of the encoded probe id: constant for
+  // the trace (slot XOR key), like a Paris source port, and the matcher reads
+  // the slot back from it.
+  if (job.settings.echo)
+    flow.echo_identifier =
+        static_cast<std::uint16_t>(codec_.Encode(packet::ProbeId{slot, 0, 0}, 0) >> 16);
   flow.nonce = static_cast<std::uint16_t>(rng_());
   flows_.Insert(slot, flow);
   run->job = std::move(job);
@@ -95,6 +93,8 @@ void Engine::HandlePacket(packet::Bytes ip_packet, TimePoint received) {
   switch (run.trace->OnReply(id.ttl, id.attempt, reply, run.job.destination, received)) {
     case Trace::ReplyStatus::kAccepted:
       ++stats_.replies_by_type[static_cast<std::size_t>(reply.type)];
+      if (reply.type == packet::ReplyType::kTimeExceeded)
+        book_.RecordAnswer(run.job.destination.is_v6(), id.ttl, received);
       Touch(id.slot);
       break;
     case Trace::ReplyStatus::kUnknownProbe:
@@ -115,16 +115,12 @@ void Engine::ScheduleDeadline(std::uint16_t slot) {
 void Engine::Advance(std::uint16_t slot, TimePoint now) {
   Running* run = slots_[slot].get();
   if (!run) return;
-  run->trace->OnTick(now, now < policing_seen_until_);
-  // Policing seen by one trace is policing on the routers every trace shares
-  // (Linux limits ICMP errors per destination, i.e. per prober). It is
-  // remembered for a while, not forever: networks change.
-  if (run->trace->recovered_by_retry()) policing_seen_until_ = now + std::chrono::minutes(5);
-  if (run->trace->state() == TraceState::kDone) {
+  run->trace->OnTick(now, book_, run->job.destination.is_v6());
+  if (run->trace->done()) {
     Finish(slot, now);
     return;
   }
-  if (!run->in_ready && run->trace->NextProbe(now)) {
+  if (!run->in_ready && run->trace->NextProbe()) {
     run->in_ready = true;
     ready_.push_back(slot);
   }
@@ -152,8 +148,63 @@ void Engine::Finish(std::uint16_t slot, TimePoint now) {
     r.probes_sent = run->trace->probes_sent();
   } else {
     run->trace->FillResult(run->job.destination, r);
+    done.ping = run->trace->PingResult(run->job.destination);
+    if (done.ping) {
+      done.ping->target = r.target;
+      done.ping->host = r.host;
+      done.ping->port = r.port;
+    }
+    for (int ttl : run->trace->SilentPassedTtls())
+      book_.RecordSilentPass(run->job.destination.is_v6(), ttl, now);
   }
   finished_.push_back(std::move(done));
+}
+
+Engine::SendStatus Engine::SendProbe(std::uint16_t slot, const ProbeRequest& request) {
+  Running* run = slots_[slot].get();
+  const Flow& flow = *flows_.Find(slot);
+  std::uint32_t sequence =
+      codec_.Encode(packet::ProbeId{slot, request.ttl, request.attempt}, flow.nonce);
+  std::vector<std::uint8_t> bytes;
+  if (request.kind == ProbeKind::kTcpSyn) {
+    packet::SynProbe probe;
+    probe.source = flow.source;
+    probe.destination = flow.destination;
+    probe.source_port = flow.source_port;
+    probe.destination_port = flow.destination_port;
+    probe.sequence = sequence;
+    probe.ttl = request.ttl;
+    probe.ip_id = run->ip_id;
+    probe.flow_label = run->flow_label;
+    bytes = packet::BuildSynProbe(probe);
+  } else {
+    packet::EchoProbe probe;
+    probe.source = flow.source;
+    probe.destination = flow.destination;
+    probe.identifier = static_cast<std::uint16_t>(sequence >> 16);
+    probe.sequence = static_cast<std::uint16_t>(sequence);
+    probe.ttl = request.ttl;
+    probe.ip_id = run->ip_id;
+    probe.flow_label = run->flow_label;
+    probe.checksum = run->echo_checksum;
+    bytes = packet::BuildEchoProbe(probe);
+  }
+  TimePoint sent_at = clock_.Now();
+  int err = sender_.Send(flow.destination, bytes);
+  if (err == 0) {
+    run->trace->OnSent(request, sent_at);
+    ++stats_.probes_sent;
+    timers_.emplace(sent_at + run->trace->settings().timeout, slot);
+    return SendStatus::kSent;
+  }
+  ++stats_.send_errors;
+  // The socket buffer is full: the same probe goes again on a later turn.
+  if (err == ENOBUFS || err == EAGAIN) return SendStatus::kBufferFull;
+  run->trace->OnSendFailed(request);
+  // A local error (no route from this host, a local firewall) will not go
+  // away by probing further: report it instead of a made-up path.
+  run->send_error = std::string("cannot send probes: ") + std::strerror(err);
+  return SendStatus::kFailed;
 }
 
 void Engine::SendSome(TimePoint now) {
@@ -163,61 +214,32 @@ void Engine::SendSome(TimePoint now) {
     ready_.pop_front();
     Running* run = slots_[slot].get();
     if (!run) continue;
-    auto request = run->trace->NextProbe(now);
+    auto request = run->trace->NextProbe();
     if (!request) {
       run->in_ready = false;
       Touch(slot);
       continue;
     }
-    const Flow& flow = *flows_.Find(slot);
-    std::uint32_t sequence =
-        codec_.Encode(packet::ProbeId{slot, request->ttl, request->attempt}, flow.nonce);
-    std::vector<std::uint8_t> bytes;
-    if (run->job.kind == ProbeKind::kTcpSyn) {
-      packet::SynProbe probe;
-      probe.source = flow.source;
-      probe.destination = flow.destination;
-      probe.source_port = flow.source_port;
-      probe.destination_port = flow.destination_port;
-      probe.sequence = sequence;
-      probe.ttl = request->ttl;
-      probe.ip_id = run->ip_id;
-      probe.flow_label = run->flow_label;
-      bytes = packet::BuildSynProbe(probe);
-    } else {
-      packet::EchoProbe probe;
-      probe.source = flow.source;
-      probe.destination = flow.destination;
-      probe.identifier = static_cast<std::uint16_t>(sequence >> 16);
-      probe.sequence = static_cast<std::uint16_t>(sequence);
-      probe.ttl = request->ttl;
-      probe.ip_id = run->ip_id;
-      probe.flow_label = run->flow_label;
-      probe.checksum = run->echo_checksum;
-      bytes = packet::BuildEchoProbe(probe);
-    }
-    TimePoint sent_at = clock_.Now();
-    int err = sender_.Send(flow.destination, bytes);
+    SendStatus status = SendProbe(slot, *request);
     ++sent;
-    if (err == 0) {
-      run->trace->OnSent(*request, sent_at);
-      ++stats_.probes_sent;
-      timers_.emplace(sent_at + run->trace->settings().timeout, slot);
-    } else if (err == ENOBUFS || err == EAGAIN) {
-      // The socket buffer is full: try the same probe again on a later turn.
-      ++stats_.send_errors;
+    // A control pair leaves back to back: the echo must meet the router's
+    // ICMP budget as the SYN left it. It takes its pacer token on credit.
+    while (status == SendStatus::kSent) {
+      auto follow = run->trace->NextProbe();
+      if (!follow || !follow->follows_previous) break;
+      pacer_.TakeOnCredit(now);
+      status = SendProbe(slot, *follow);
+      ++sent;
+    }
+    if (status == SendStatus::kBufferFull) {
       ready_.push_back(slot);
       return;
-    } else {
-      ++stats_.send_errors;
-      run->trace->OnSendFailed(*request);
-      // A local error (no route from this host, a local firewall) will not
-      // go away by probing further: report it instead of a made-up path.
-      run->send_error = std::string("cannot send probes: ") + std::strerror(err);
+    }
+    if (status == SendStatus::kFailed) {
       Finish(slot, now);
       continue;
     }
-    if (run->trace->NextProbe(now)) {
+    if (run->trace->NextProbe()) {
       ready_.push_back(slot);
     } else {
       run->in_ready = false;

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <queue>
 #include <random>
 #include <string>
@@ -34,12 +35,10 @@ struct EngineOptions {
   int send_batch = 64;
 };
 
-enum class ProbeKind { kTcpSyn, kIcmpEcho };
-
-/// One trace to run.
+/// One trace to run: TCP SYNs to `port`, with ICMP echo probes to the same
+/// destination alongside (the ping comparison and the controls that confirm
+/// silence; see trace.h) unless settings.echo is off.
 struct TraceJob {
-  /// TCP SYN to `port`, or ICMP echo (the ping path; `port` is then only a label).
-  ProbeKind kind = ProbeKind::kTcpSyn;
   std::string target;  // as the user wrote it
   std::string host;
   packet::IpAddress destination;
@@ -53,6 +52,8 @@ struct TraceJob {
 struct FinishedTrace {
   std::uint64_t tag = 0;
   TraceResult result;
+  /// The echo side of the trace, for CompareWithPing; nullopt without echoes.
+  std::optional<TraceResult> ping;
 };
 
 /// Counters of the loop's own work; the exporter turns them into metrics.
@@ -98,6 +99,9 @@ class Engine {
   void Touch(std::uint16_t slot);
   void Advance(std::uint16_t slot, TimePoint now);
   void SendSome(TimePoint now);
+  /// Sends one probe of the slot; false when the socket buffer is full.
+  enum class SendStatus { kSent, kBufferFull, kFailed };
+  SendStatus SendProbe(std::uint16_t slot, const ProbeRequest& request);
   void Finish(std::uint16_t slot, TimePoint now);
   void ScheduleDeadline(std::uint16_t slot);
   Duration WaitBudget(TimePoint now, Duration max_wait);
@@ -118,8 +122,9 @@ class Engine {
   std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_;
   Pacer pacer_;
   std::vector<FinishedTrace> finished_;
-  /// Until when ICMP policing counts as proven (a retry recovered answers).
-  TimePoint policing_seen_until_{};
+  /// Which TTLs have routers that answer at all: the evidence traces need to
+  /// tell a filter from a policer.
+  HopBook book_;
   EngineStats stats_;
 };
 

@@ -24,6 +24,9 @@ struct Flow {
   /// packet::kProtoTcp, or kProtoIcmp/kProtoIcmp6 for an echo trace (whose
   /// source_port is the echo identifier and destination_port 0).
   std::uint8_t protocol = packet::kProtoTcp;
+  /// A TCP trace's ICMP echo probes (ping and controls) go to the same
+  /// destination with this identifier; 0 = none.
+  std::uint16_t echo_identifier = 0;
 };
 
 class FlowTable {

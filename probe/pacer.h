@@ -19,6 +19,11 @@ class Pacer {
     tokens_ -= 1;
     return true;
   }
+  /// Takes a token even when none is left (the debt delays later probes).
+  void TakeOnCredit(TimePoint now) {
+    Refill(now);
+    tokens_ -= 1;
+  }
   /// How long until a token is available.
   Duration WaitTime(TimePoint now) {
     Refill(now);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "probe/diagnosis.h"
+
 namespace portpath::probe {
 
 using packet::ReplyType;
@@ -77,8 +79,47 @@ HopRef MakeHopRef(int ttl, const packet::IpAddress& address) {
 }
 }  // namespace
 
+std::string_view ToString(TraceMode m) {
+  switch (m) {
+    case TraceMode::kDiscover: return "discover";
+    case TraceMode::kConfirm: return "confirm";
+    case TraceMode::kWaitPolicer: return "wait_policer";
+    case TraceMode::kDone: return "done";
+  }
+  return "done";
+}
+
+void HopBook::RecordAnswer(bool v6, int ttl, TimePoint when) {
+  Entry& e = at(v6, ttl);
+  if (!e.last_answer || *e.last_answer < when) e.last_answer = when;
+  e.silent_passes = 0;
+}
+
+void HopBook::RecordSilentPass(bool v6, int ttl, TimePoint when) {
+  Entry& e = at(v6, ttl);
+  e.last_silent_pass = when;
+  ++e.silent_passes;
+}
+
+bool HopBook::KnownAnswerer(bool v6, int ttl, TimePoint now) const {
+  const Entry& e = at(v6, ttl);
+  return e.last_answer && now - *e.last_answer < kMemory;
+}
+
+bool HopBook::KnownSilent(bool v6, int ttl, TimePoint now) const {
+  const Entry& e = at(v6, ttl);
+  return !KnownAnswerer(v6, ttl, now) && e.silent_passes >= kSilentPasses &&
+         e.last_silent_pass && now - *e.last_silent_pass < kMemory;
+}
+
 bool Trace::TtlState::any_outstanding() const {
   return std::any_of(probes.begin(), probes.end(), [](const Probe& p) { return p.outstanding; });
+}
+
+bool Trace::TtlState::syn_answered() const {
+  return std::any_of(probes.begin(), probes.end(), [](const Probe& p) {
+    return p.answered && p.kind == ProbeKind::kTcpSyn;
+  });
 }
 
 Trace::Trace(TraceSettings settings, TimePoint start, std::uint64_t jitter_seed)
@@ -88,29 +129,45 @@ Trace::Trace(TraceSettings settings, TimePoint start, std::uint64_t jitter_seed)
   settings_.probes_per_hop = std::clamp(settings_.probes_per_hop, 1, 10);
   settings_.gap_limit = std::max(settings_.gap_limit, 1);
   ttls_.resize(static_cast<std::size_t>(settings_.max_hops - settings_.first_hop + 1));
-  // TTL-major order: the low TTLs go first so that, once the destination
-  // answers, the probes still queued for higher TTLs can be cancelled.
-  for (int ttl = settings_.first_hop; ttl <= settings_.max_hops; ++ttl)
-    QueueTtl(ttl, settings_.probes_per_hop);
+  // The destination's own answer first: a SYN that outlives any path gets the
+  // verdict of an open, closed or rejected port at once (none of these is
+  // policed like time-exceeded), and its reply TTL tells how far to look.
+  Queue(settings_.max_hops, ProbeKind::kTcpSyn);
+  if (settings_.echo && settings_.ping) Queue(settings_.max_hops, ProbeKind::kIcmpEcho);
+  ExtendWindow(settings_.first_hop + settings_.gap_limit - 1);
 }
 
-void Trace::QueueTtl(int ttl, int count) {
-  for (int i = 0; i < count; ++i) send_queue_.push_back(ttl);
+void Trace::Queue(int ttl, ProbeKind kind, bool follows_previous, int controls_ttl) {
+  ProbeRequest r;
+  r.ttl = static_cast<std::uint8_t>(ttl);
+  r.kind = kind;
+  r.follows_previous = follows_previous;
+  r.controls_ttl = static_cast<std::uint8_t>(controls_ttl);
+  send_queue_.push_back(r);
 }
 
-std::optional<ProbeRequest> Trace::NextProbe(TimePoint /*now*/) {
-  if (state_ != TraceState::kProbing) return std::nullopt;
+void Trace::ExtendWindow(int reach) {
+  if (auto d = DistanceEstimate()) reach = std::min(reach, *d + 1);
+  reach = std::min(reach, settings_.max_hops);
+  for (int ttl = std::max(window_ + 1, settings_.first_hop); ttl <= reach; ++ttl)
+    for (int i = 0; i < settings_.probes_per_hop; ++i) Queue(ttl, ProbeKind::kTcpSyn);
+  window_ = std::max(window_, reach);
+}
+
+std::optional<ProbeRequest> Trace::NextProbe() {
+  if (mode_ == TraceMode::kDone || mode_ == TraceMode::kWaitPolicer) return std::nullopt;
   int terminal = TerminalTtl();
   while (!send_queue_.empty()) {
-    int ttl = send_queue_.front();
-    // Beyond a terminal reply every probe would only draw the same answer.
-    // The attempt number is 8 bits in the probe id.
-    if ((terminal != 0 && ttl > terminal) || at(ttl).probes.size() >= 255) {
+    ProbeRequest r = send_queue_.front();
+    // Beyond a terminal reply every SYN would only draw the same answer. The
+    // attempt number is 8 bits in the probe id.
+    bool beyond = r.kind == ProbeKind::kTcpSyn && terminal != 0 && r.ttl > terminal;
+    if (beyond || at(r.ttl).probes.size() >= 255) {
       send_queue_.pop_front();
       continue;
     }
-    return ProbeRequest{static_cast<std::uint8_t>(ttl),
-                        static_cast<std::uint8_t>(at(ttl).probes.size())};
+    r.attempt = static_cast<std::uint8_t>(at(r.ttl).probes.size());
+    return r;
   }
   return std::nullopt;
 }
@@ -119,8 +176,21 @@ void Trace::OnSent(ProbeRequest probe, TimePoint when) {
   send_queue_.pop_front();
   Probe p;
   p.attempt = probe.attempt;
+  p.kind = probe.kind;
   p.sent = when;
   p.outstanding = true;
+  // A control vouches for the newest SYN at its TTL, sent just before it.
+  if (probe.controls_ttl >= settings_.first_hop && probe.controls_ttl <= settings_.max_hops) {
+    const TtlState& target = at(probe.controls_ttl);
+    for (auto it = target.probes.rbegin(); it != target.probes.rend(); ++it)
+      if (it->kind == ProbeKind::kTcpSyn) {
+        if (!it->failed) {
+          p.controls_ttl = probe.controls_ttl;
+          p.controls = it->attempt;
+        }
+        break;
+      }
+  }
   at(probe.ttl).probes.push_back(p);
   ++probes_sent_;
 }
@@ -129,6 +199,7 @@ void Trace::OnSendFailed(ProbeRequest probe) {
   send_queue_.pop_front();
   Probe p;
   p.attempt = probe.attempt;
+  p.kind = probe.kind;
   p.failed = true;
   at(probe.ttl).probes.push_back(p);
 }
@@ -140,6 +211,9 @@ Trace::ReplyStatus Trace::OnReply(std::uint8_t ttl, std::uint8_t attempt,
   TtlState& t = at(ttl);
   if (attempt >= t.probes.size() || t.probes[attempt].failed) return ReplyStatus::kUnknownProbe;
   Probe& p = t.probes[attempt];
+  // The reply must be about the kind of packet that probe was.
+  bool echo_reply = reply.probe.protocol != packet::kProtoTcp;
+  if (echo_reply != (p.kind == ProbeKind::kIcmpEcho)) return ReplyStatus::kUnknownProbe;
   if (p.answered) return ReplyStatus::kDuplicate;
   // A TCP answer must come from the destination itself; the matcher checked the
   // flow, this guards the meaning ("destination reached").
@@ -153,8 +227,21 @@ Trace::ReplyStatus Trace::OnReply(std::uint8_t ttl, std::uint8_t attempt,
   p.outstanding = false;
   p.rtt = when - p.sent;
   p.reply = reply;
-  ++t.answered;
-  ++total_answers_;
+  if (mode_ == TraceMode::kDiscover) {
+    // Answers widen the window: gap_limit past a router that answered, up to
+    // just past the destination once its distance is known, up to just past
+    // an unreachable's sender by the TTL it quotes.
+    if (reply.type == ReplyType::kTimeExceeded && p.kind == ProbeKind::kTcpSyn) {
+      ExtendWindow(ttl + settings_.gap_limit);
+    } else if (reply.type == ReplyType::kUnreachable && p.kind == ProbeKind::kTcpSyn) {
+      int distance = ttl;
+      if (reply.quoted_ttl && *reply.quoted_ttl >= 1 && *reply.quoted_ttl <= ttl)
+        distance = ttl - *reply.quoted_ttl + 1;
+      ExtendWindow(distance + 1);
+    } else if (auto d = DistanceEstimate()) {
+      ExtendWindow(*d + 1);
+    }
+  }
   return ReplyStatus::kAccepted;
 }
 
@@ -165,100 +252,255 @@ bool Trace::AnyOutstanding() const {
 int Trace::TerminalTtl() const {
   for (int ttl = settings_.first_hop; ttl <= settings_.max_hops; ++ttl)
     for (const Probe& p : at(ttl).probes)
-      if (p.answered && IsTerminal(p.reply.type)) return ttl;
+      if (p.answered && p.kind == ProbeKind::kTcpSyn && IsTerminal(p.reply.type)) return ttl;
   return 0;
 }
 
 int Trace::LastAnsweredTtl() const {
   for (int ttl = settings_.max_hops; ttl >= settings_.first_hop; --ttl)
-    if (at(ttl).answered > 0) return ttl;
+    if (at(ttl).syn_answered()) return ttl;
   return 0;
 }
 
-bool Trace::LossEvident(int last_answered) const {
-  if (last_answered == 0) return true;  // not even the first hop: suspicious
-  if (total_answers_ > answers_at_last_retry_) return true;  // the last retry recovered answers
-  for (int ttl = settings_.first_hop; ttl <= last_answered; ++ttl) {
-    const TtlState& t = at(ttl);
-    int sent = static_cast<int>(std::count_if(t.probes.begin(), t.probes.end(),
-                                              [](const Probe& p) { return !p.failed; }));
-    if (t.answered < sent) return true;  // a silent or half-silent hop before the last answer
-  }
-  return false;
+std::optional<int> Trace::DistanceEstimate() const {
+  // The destination's SYN-ACK/RST or echo reply: its TTL as received says how
+  // many hops it travelled (initial TTL 64, 128 or 255).
+  std::optional<int> best;
+  for (int ttl = settings_.first_hop; ttl <= settings_.max_hops; ++ttl)
+    for (const Probe& p : at(ttl).probes) {
+      if (!p.answered) continue;
+      ReplyType t = p.reply.type;
+      if (t != ReplyType::kSynAck && t != ReplyType::kRst && t != ReplyType::kEchoReply) continue;
+      int d = std::min(ttl, SenderDistanceFromReplyTtl(p.reply.reply_ttl));
+      if (d >= 1 && (!best || d > *best)) best = d;
+    }
+  return best;
 }
 
-void Trace::OnTick(TimePoint now, bool policing_seen) {
-  if (state_ == TraceState::kDone) return;
+std::vector<int> Trace::SilentPassedTtls() const {
+  std::vector<int> out;
+  int last = TerminalTtl();
+  if (last == 0) last = LastAnsweredTtl();
+  for (int ttl = settings_.first_hop; ttl < last; ++ttl) {
+    const TtlState& t = at(ttl);
+    bool syn_sent = std::any_of(t.probes.begin(), t.probes.end(), [](const Probe& p) {
+      return p.kind == ProbeKind::kTcpSyn && !p.failed;
+    });
+    if (syn_sent && !t.syn_answered()) out.push_back(ttl);
+  }
+  return out;
+}
+
+Trace::Silence Trace::SilenceAt(int ttl, const HopBook& book, bool v6, TimePoint now) const {
+  const TtlState& t = at(ttl);
+  int last = LastAnsweredTtl();
+  auto vouched = [&](const Probe& syn, ProbeKind kind, int from_ttl) {
+    for (const Probe& c : at(from_ttl).probes)
+      if (c.kind == kind && c.answered && c.controls_ttl == ttl && c.controls == syn.attempt)
+        return true;
+    return false;
+  };
+  bool echo_answered = false;
+  int vouched_silences = 0;
+  for (const Probe& p : t.probes) {
+    if (p.kind == ProbeKind::kIcmpEcho && p.answered) echo_answered = true;
+    if (p.kind != ProbeKind::kTcpSyn || p.answered || p.outstanding || p.failed) continue;
+    // Router `ttl` had ICMP budget right after this SYN, and so had the last
+    // responding hop: the SYN was dropped silently before `ttl`.
+    if (vouched(p, ProbeKind::kIcmpEcho, ttl) &&
+        (last == 0 || vouched(p, ProbeKind::kTcpSyn, last)))
+      ++vouched_silences;
+  }
+  // Twice, from groups sent apart: a policer that refills in steps (Linux's
+  // global budget refills every jiffy, with random jitter) can starve a SYN
+  // and feed the control a moment later; twice in a row is rare enough.
+  if (vouched_silences >= kConfirmations) return Silence::kConfirmed;
+  if (echo_answered || book.KnownAnswerer(v6, ttl, now)) return Silence::kUnconfirmed;
+  if (book.KnownSilent(v6, ttl, now)) return Silence::kSilentRouter;
+  // Nothing known about this TTL: two rounds of silent pairs, a policer's
+  // refill apart, make it a router that does not answer, as traceroute reads it.
+  return silent_pairs_[static_cast<std::size_t>(ttl)] >= 2 ? Silence::kSilentRouter
+                                                           : Silence::kUnconfirmed;
+}
+
+Trace::Judgement Trace::Judge(TimePoint now, const HopBook& book, bool v6) const {
+  Judgement j;
+  int last = LastAnsweredTtl();
+  int to = std::min(std::max(last, settings_.first_hop - 1) + settings_.gap_limit, settings_.max_hops);
+  if (auto d = DistanceEstimate()) to = std::min(to, std::max(*d, last + 1));
+  for (int ttl = std::max(last + 1, settings_.first_hop); ttl <= to; ++ttl) {
+    switch (SilenceAt(ttl, book, v6, now)) {
+      case Silence::kConfirmed:
+        j.confirmed = j.need.empty();
+        return j;
+      case Silence::kSilentRouter: break;
+      case Silence::kUnconfirmed: j.need.push_back(ttl); break;
+    }
+  }
+  // Nobody after the last answer ever answers: traceroute's own reading.
+  j.confirmed = j.need.empty();
+  return j;
+}
+
+void Trace::SendPairs(const std::vector<int>& ttls) {
+  int last = LastAnsweredTtl();
+  // Each TTL's groups are queued one TTL apart, so the engine's round robin
+  // over all traces spaces them in time.
+  for (int group = 0; group < kConfirmations; ++group)
+    for (int ttl : ttls) {
+      Queue(ttl, ProbeKind::kTcpSyn);
+      if (!settings_.echo) continue;  // without controls: a plain re-probe
+      if (last != 0) Queue(last, ProbeKind::kTcpSyn, /*follows_previous=*/true, ttl);
+      Queue(ttl, ProbeKind::kIcmpEcho, /*follows_previous=*/true, ttl);
+    }
+}
+
+void Trace::OnTick(TimePoint now, const HopBook& book, bool v6) {
+  if (mode_ == TraceMode::kDone) return;
   for (TtlState& t : ttls_)
     for (Probe& p : t.probes)
       if (p.outstanding && now - p.sent >= settings_.timeout) p.outstanding = false;
-  if (state_ == TraceState::kBackoff) {
-    if (now < backoff_until_) return;
-    state_ = TraceState::kProbing;
+  switch (mode_) {
+    case TraceMode::kDiscover: TickDiscover(now, book, v6); break;
+    case TraceMode::kConfirm: TickConfirm(now, book, v6); break;
+    case TraceMode::kWaitPolicer: TickWaitPolicer(now, book, v6); break;
+    case TraceMode::kDone: break;
   }
+}
 
+void Trace::TickDiscover(TimePoint now, const HopBook& book, bool v6) {
   int terminal = TerminalTtl();
-  if (terminal != 0) {
-    // Done once nothing at or below the terminal TTL can still change the picture.
-    for (int ttl = settings_.first_hop; ttl <= terminal; ++ttl)
-      if (at(ttl).any_outstanding()) return;
-    bool queued_below = std::any_of(send_queue_.begin(), send_queue_.end(),
-                                    [terminal](int ttl) { return ttl <= terminal; });
-    if (queued_below) return;
-    // An unreachable's sender may sit one hop closer than the first probe it
-    // answered (Linux decrements before FORWARD rejects). If that hop is silent
-    // and the sender never answered time-exceeded, ask it once more.
-    const Probe* first = nullptr;
-    for (const Probe& p : at(terminal).probes)
-      if (p.answered && IsTerminal(p.reply.type)) { first = &p; break; }
-    if (first && first->reply.type == ReplyType::kUnreachable && retries_done_ == 0 &&
-        terminal > settings_.first_hop && at(terminal - 1).answered == 0) {
-      ++retries_done_;
-      answers_at_last_retry_ = total_answers_;
-      QueueTtl(terminal - 1, 1);
+  if (terminal == 0) {
+    if (!send_queue_.empty() || AnyOutstanding()) return;
+    EnterConfirm(now, book, v6);
+    return;
+  }
+  // Done once nothing at or below the terminal TTL can still change the picture.
+  for (int ttl = settings_.first_hop; ttl <= terminal; ++ttl)
+    for (const Probe& p : at(ttl).probes)
+      if (p.outstanding && p.kind == ProbeKind::kTcpSyn) return;
+  bool queued_below = std::any_of(send_queue_.begin(), send_queue_.end(), [terminal](const ProbeRequest& r) {
+    return r.kind == ProbeKind::kTcpSyn && r.ttl <= terminal;
+  });
+  if (queued_below) return;
+  // An unreachable's sender may sit one hop closer than the first probe it
+  // answered (Linux decrements before FORWARD rejects). If that hop is silent
+  // and the sender never answered time-exceeded, ask it once more.
+  const Probe* first = nullptr;
+  for (const Probe& p : at(terminal).probes)
+    if (p.answered && p.kind == ProbeKind::kTcpSyn && IsTerminal(p.reply.type)) { first = &p; break; }
+  if (first && first->reply.type == ReplyType::kUnreachable && !asked_unreachable_sender_) {
+    asked_unreachable_sender_ = true;
+    int below = terminal - 1;
+    // The quoted TTL names the sender's distance when the error came from a
+    // probe that outlived the path (the destination probe).
+    int distance = terminal;
+    if (first->reply.quoted_ttl && *first->reply.quoted_ttl >= 1 && *first->reply.quoted_ttl <= terminal)
+      distance = terminal - *first->reply.quoted_ttl;
+    if (distance < terminal) below = std::max(distance, settings_.first_hop);
+    if (below >= settings_.first_hop && below < terminal && !at(below).syn_answered()) {
+      ++rounds_;
+      Queue(below, ProbeKind::kTcpSyn);
       return;
     }
-    Conclude(now);
-    return;
   }
+  Conclude(true);
+}
 
-  if (!send_queue_.empty() || AnyOutstanding()) return;
-  int last = LastAnsweredTtl();
-  int from = std::max(last + 1, settings_.first_hop);
-  int to = std::min(last + settings_.gap_limit, settings_.max_hops);
-  if (retries_done_ > 0 && total_answers_ == answers_at_last_retry_) ++unanswered_rounds_;
-  if (retries_done_ > 0 && total_answers_ > answers_at_last_retry_) recovered_by_retry_ = true;
-  // "No hop answered at all" is the strongest claim a trace can make, and under
-  // ICMP policing the likeliest to be wrong: give it twice the patience.
-  // Likewise when policing is proven, here or in another trace of the engine.
-  int budget = (last == 0 || policing_seen || recovered_by_retry_) ? 2 * settings_.max_retries
-                                                                   : settings_.max_retries;
-  if (from > to || unanswered_rounds_ >= budget ||
-      retries_done_ >= settings_.max_rounds || (retries_done_ > 0 && !LossEvident(last))) {
-    Conclude(now);
+void Trace::EnterConfirm(TimePoint now, const HopBook& book, bool v6) {
+  Judgement j = Judge(now, book, v6);
+  if (j.confirmed) {
+    Conclude(true);
     return;
   }
-  if (retries_done_ > 0) {
-    // xorshift64: a little jitter (0.75x to 1.25x) without a clock or a global RNG.
-    jitter_state_ ^= jitter_state_ << 13;
-    jitter_state_ ^= jitter_state_ >> 7;
-    jitter_state_ ^= jitter_state_ << 17;
-    double jitter = 0.75 + 0.5 * static_cast<double>(jitter_state_ % 1024) / 1024.0;
-    // Doubling stops at 4x: Linux refills one ICMP token per second, so waiting
-    // longer only wastes time.
-    auto base = settings_.retry_backoff * (1 << std::clamp(unanswered_rounds_ - 1, 0, 2));
-    state_ = TraceState::kBackoff;
-    backoff_until_ = now + std::chrono::duration_cast<Duration>(base * jitter);
+  if (rounds_ >= settings_.max_rounds || silent_rounds_ >= settings_.max_retries) {
+    unconfirmed_ttl_ = j.need.front();
+    Conclude(false);
+    return;
   }
-  ++retries_done_;
-  answers_at_last_retry_ = total_answers_;
-  for (int ttl = from; ttl <= to; ++ttl) QueueTtl(ttl, 1);
+  mode_ = TraceMode::kConfirm;
+  ++rounds_;
+  round_start_ = now;
+  SendPairs(j.need);
+}
+
+void Trace::TickConfirm(TimePoint now, const HopBook& book, bool v6) {
+  if (!send_queue_.empty() || AnyOutstanding()) return;
+  // A terminal answer in this round ends the trace as discovery would. (A
+  // time-exceeded moves the last hop: Judge walks on from there.)
+  if (TerminalTtl() != 0) {
+    mode_ = TraceMode::kDiscover;
+    TickDiscover(now, book, v6);
+    return;
+  }
+  // Count, per TTL of this round, groups in which nothing answered: the
+  // routers' budgets were empty (or they do not answer at all).
+  bool all_silent = true;
+  bool any_pair = false;
+  for (int ttl = settings_.first_hop; ttl <= settings_.max_hops; ++ttl) {
+    const TtlState& t = at(ttl);
+    for (const Probe& p : t.probes) {
+      if (p.kind != ProbeKind::kTcpSyn || p.sent < round_start_ || p.failed || p.controls >= 0) continue;
+      any_pair = true;
+      bool anything = p.answered;
+      for (const TtlState& other : ttls_)
+        for (const Probe& c : other.probes)
+          if (c.controls_ttl == ttl && c.controls == p.attempt && c.answered) anything = true;
+      if (anything) {
+        all_silent = false;
+      } else if (silent_pairs_[static_cast<std::size_t>(ttl)] < 255) {
+        ++silent_pairs_[static_cast<std::size_t>(ttl)];
+      }
+    }
+  }
+  if (any_pair && all_silent) ++silent_rounds_;
+  Judgement j = Judge(now, book, v6);
+  if (j.confirmed) {
+    Conclude(true);
+    return;
+  }
+  if (rounds_ >= settings_.max_rounds || silent_rounds_ >= settings_.max_retries) {
+    unconfirmed_ttl_ = j.need.front();
+    Conclude(false);
+    return;
+  }
+  if (!all_silent) {
+    // Progress (an answer somewhere): ask again at once.
+    ++rounds_;
+    round_start_ = now;
+    SendPairs(j.need);
+    return;
+  }
+  // xorshift64: a little jitter (0.75x to 1.25x) without a clock or a global RNG,
+  // so that many traces do not reach a policing router at the same instant.
+  jitter_state_ ^= jitter_state_ << 13;
+  jitter_state_ ^= jitter_state_ >> 7;
+  jitter_state_ ^= jitter_state_ << 17;
+  double jitter = 0.75 + 0.5 * static_cast<double>(jitter_state_ % 1024) / 1024.0;
+  // Doubling stops at 4x: Linux refills one ICMP token per second, so waiting
+  // longer only wastes time.
+  auto base = settings_.retry_backoff * (1 << std::clamp(silent_rounds_ - 1, 0, 2));
+  mode_ = TraceMode::kWaitPolicer;
+  wait_until_ = now + std::chrono::duration_cast<Duration>(base * jitter);
+}
+
+void Trace::TickWaitPolicer(TimePoint now, const HopBook& book, bool v6) {
+  if (now < wait_until_) return;
+  Judgement j = Judge(now, book, v6);
+  if (j.confirmed) {
+    Conclude(true);
+    return;
+  }
+  mode_ = TraceMode::kConfirm;
+  ++rounds_;
+  round_start_ = now;
+  SendPairs(j.need);
 }
 
 std::optional<TimePoint> Trace::NextDeadline() const {
-  if (state_ == TraceState::kDone) return std::nullopt;
+  if (mode_ == TraceMode::kDone) return std::nullopt;
   std::optional<TimePoint> next;
-  if (state_ == TraceState::kBackoff) next = backoff_until_;
+  if (mode_ == TraceMode::kWaitPolicer) next = wait_until_;
   for (const TtlState& t : ttls_)
     for (const Probe& p : t.probes)
       if (p.outstanding && (!next || p.sent + settings_.timeout < *next))
@@ -266,27 +508,28 @@ std::optional<TimePoint> Trace::NextDeadline() const {
   return next;
 }
 
-void Trace::Conclude(TimePoint /*now*/) {
-  state_ = TraceState::kDone;
+void Trace::Conclude(bool confirmed) {
+  mode_ = TraceMode::kDone;
+  confirmed_ = confirmed;
   send_queue_.clear();
 }
 
 void Trace::FillResult(const packet::IpAddress& destination, TraceResult& result) const {
   int terminal = TerminalTtl();
   int last = LastAnsweredTtl();
-  int shown_to = terminal != 0 ? terminal
-                               : std::min(settings_.max_hops,
-                                          std::max(last, settings_.first_hop - 1) + settings_.gap_limit);
+  int shown_to = terminal != 0 ? std::min(terminal, window_)
+                               : std::min({settings_.max_hops, std::max(window_, last),
+                                           std::max(last, settings_.first_hop - 1) + settings_.gap_limit});
   bool v6 = destination.is_v6();
   const Probe* terminal_probe = nullptr;
 
-  result.hops.clear();
-  for (int ttl = settings_.first_hop; ttl <= shown_to; ++ttl) {
+  auto make_hop = [&](int ttl) {
     const TtlState& t = at(ttl);
     Hop hop;
     hop.ttl = ttl;
     const Probe* chosen = nullptr;
     for (const Probe& p : t.probes) {
+      if (p.kind != ProbeKind::kTcpSyn) continue;  // echo controls are the ping side's
       ProbeSample s;
       if (p.answered) {
         s.rtt_ms = std::chrono::duration<double, std::milli>(p.rtt).count();
@@ -311,24 +554,38 @@ void Trace::FillResult(const packet::IpAddress& destination, TraceResult& result
       }
       if (ttl == terminal) terminal_probe = chosen;
     }
-    result.hops.push_back(std::move(hop));
-  }
+    return hop;
+  };
+  result.hops.clear();
+  for (int ttl = settings_.first_hop; ttl <= shown_to; ++ttl) result.hops.push_back(make_hop(ttl));
+  // Only the probe that outlived the path answered: show its row after the
+  // window instead of a column of unprobed TTLs.
+  if (terminal > shown_to) result.hops.push_back(make_hop(terminal));
 
   result.probes_sent = probes_sent_;
-  result.retry_rounds = retries_done_;
+  result.retry_rounds = rounds_;
   result.last_responding_hop.reset();
   result.blocked_hop.reset();
   result.destination_reached = false;
+  result.blocked_hop_confirmed = true;
+  result.unconfirmed_hop_ttl.reset();
 
   if (!terminal_probe) {
     result.outcome = Outcome::kFiltered;
     if (last != 0) {
-      const Hop& h = result.hops[static_cast<std::size_t>(last - settings_.first_hop)];
-      HopRef ref = MakeHopRef(last, *h.address);
+      const Hop* h = nullptr;
+      for (const Hop& hop : result.hops)
+        if (hop.ttl == last) h = &hop;
+      HopRef ref = MakeHopRef(last, *h->address);
       result.last_responding_hop = ref;
       // The filter sits on the last hop that answers or just after it; that hop
-      // is the one a person can name and ask about.
-      result.blocked_hop = ref;
+      // is the one a person can name and ask about, once the silence after it
+      // is known not to be ICMP policing.
+      if (confirmed_) result.blocked_hop = ref;
+    }
+    if (!confirmed_) {
+      result.blocked_hop_confirmed = false;
+      result.unconfirmed_hop_ttl = unconfirmed_ttl_;
     }
     return;
   }
@@ -379,6 +636,55 @@ void Trace::FillResult(const packet::IpAddress& destination, TraceResult& result
   HopRef ref = MakeHopRef(distance, r.from);
   result.last_responding_hop = ref;
   result.blocked_hop = ref;
+}
+
+std::optional<TraceResult> Trace::PingResult(const packet::IpAddress& destination) const {
+  if (!settings_.ping) return std::nullopt;
+  TraceResult r;
+  bool any = false;
+  const Probe* reply = nullptr;
+  int reply_at = 0;
+  for (int ttl = settings_.first_hop; ttl <= settings_.max_hops; ++ttl) {
+    Hop hop;
+    hop.ttl = ttl;
+    for (const Probe& p : at(ttl).probes) {
+      if (p.kind != ProbeKind::kIcmpEcho || p.failed) continue;
+      any = true;
+      ProbeSample s;
+      if (p.answered) {
+        s.rtt_ms = std::chrono::duration<double, std::milli>(p.rtt).count();
+        s.from = p.reply.from;
+        if (!hop.address) {
+          hop.address = p.reply.from;
+          hop.reply = p.reply.type == ReplyType::kEchoReply ? HopReply::kEchoReply
+                                                            : HopReply::kTimeExceeded;
+        }
+        if (p.reply.type == ReplyType::kEchoReply && !reply) {
+          reply = &p;
+          reply_at = ttl;
+        }
+      }
+      hop.probes.push_back(s);
+    }
+    if (!hop.probes.empty()) r.hops.push_back(std::move(hop));
+  }
+  if (!any) return std::nullopt;
+  r.address = destination;
+  r.probes_sent = 0;
+  if (reply) {
+    r.outcome = Outcome::kOpen;
+    r.destination_reached = true;
+    r.reply_ttl = reply->reply.reply_ttl;
+    // Echo probes go out at few TTLs: the destination's distance is the one its
+    // reply TTL tells, unless a lower probe reached it.
+    int distance = std::min(reply_at, SenderDistanceFromReplyTtl(reply->reply.reply_ttl));
+    r.last_responding_hop = MakeHopRef(std::max(distance, 1), destination);
+  } else {
+    r.outcome = Outcome::kFiltered;
+    for (const Hop& h : r.hops)
+      if (h.address) r.last_responding_hop = MakeHopRef(h.ttl, *h.address);
+  }
+  return r;
 }
 
 }  // namespace portpath::probe

@@ -3,15 +3,31 @@
 /// when the trace may conclude. Pure: time comes in as a parameter, packets never
 /// appear here (the engine sends and matches). Not thread-safe.
 ///
-/// Strategy: every TTL from first_hop to max_hops is probed at once (probes_per_hop
-/// each), so a reachable target costs about one round trip and a blocked one
-/// about one timeout. TTLs beyond a terminal reply (the destination, or an
-/// unreachable) are cancelled. When the wave is over without a terminal reply,
-/// the silent TTLs just after the last answer are probed again: routers police
-/// ICMP (Linux: a burst of 6, then one per second per destination), so silence
-/// there may be rate limiting rather than a filter. Further rounds, with backoff,
-/// follow while the trace shows signs of lost replies.
+/// Routers police ICMP errors (Linux: a burst of 6 per destination, then one a
+/// second, and 1000/s with bursts of 50 overall), so a silent TTL may be a
+/// filter or a policer. A trace therefore never concludes "filtered after hop
+/// L" from silence alone when the hop after L is a router known to answer:
+///
+///   kDiscover    one wave: a SYN and an ICMP echo at max_hops (the
+///                destination's answer and distance, neither policed like
+///                errors), then SYNs at first_hop.. up to gap_limit past the
+///                highest answer, extended as answers come in.
+///   kConfirm     no terminal answer: each silent TTL t after L whose router
+///                answers other probes (HopBook) gets a *control group*, sent
+///                back to back: a SYN at t, a SYN at L, an ICMP echo at t to the
+///                same destination. A router with no ICMP budget for the SYN has
+///                none a moment later either (tokens only refill with time), so
+///                "SYN at t silent, echo at t answered" proves the SYN never got
+///                to t, and "SYN at L answered" proves L had budget, so it did
+///                not reject the first SYN with an error that was policed away
+///                (that would be "prohibited", not "filtered"): confirmed.
+///   kWaitPolicer both stayed silent: policing is likely; wait (backoff with
+///                jitter, doubling up to 4x) and try another round.
+///   kDone        a verdict, or, when the budget of rounds ran out with a
+///                known router's silence unconfirmed, "filtered, blocked hop not
+///                confirmed": unsure, never a guess.
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -32,30 +48,71 @@ struct TraceSettings {
   int first_hop = 1;
   int max_hops = 30;
   int probes_per_hop = 3;
-  /// Silent TTLs re-probed after the last answer before concluding "filtered".
+  /// Silent TTLs probed after the highest answer before concluding "filtered".
   int gap_limit = 5;
-  /// Re-probe rounds of that silent stretch that may go unanswered in a row.
-  /// The first round is immediate; later ones back off (retry_backoff, doubled
-  /// after each unanswered round, with jitter so that many traces do not reach
-  /// a policing router at the same instant) and happen only while replies were
-  /// evidently lost. A round that recovers answers does not count.
+  /// Confirmation rounds that may end with both probes of a pair silent (ICMP
+  /// policing) before the trace gives up and reports an unconfirmed block.
   int max_retries = 3;
-  /// Hard cap on re-probe rounds, productive or not.
+  /// Hard cap on confirmation rounds, productive or not.
   int max_rounds = 16;
   Duration timeout = std::chrono::seconds(1);
   Duration retry_backoff = std::chrono::seconds(1);
+  /// Send ICMP echo probes: the destination ping (ping comparison) and the
+  /// control probes that confirm silence. Without them a silence after a
+  /// router known to answer can only be reported as unconfirmed.
+  bool echo = true;
+  /// Ping the destination (an echo at max_hops) for the ping comparison.
+  bool ping = true;
 };
+
+/// What kind of packet a probe is.
+enum class ProbeKind : std::uint8_t { kTcpSyn, kIcmpEcho };
 
 /// A probe the trace wants sent next.
 struct ProbeRequest {
   std::uint8_t ttl = 0;
-  std::uint8_t attempt = 0;  // 0-based, unique per TTL within the trace
+  std::uint8_t attempt = 0;  // 0-based, unique per TTL within the trace (both kinds)
+  ProbeKind kind = ProbeKind::kTcpSyn;
+  /// A control: must leave right after the previous probe of this trace, with
+  /// no other probe in between (the engine sends the group back to back).
+  bool follows_previous = false;
+  /// For a control: the TTL of the SYN it vouches for (the newest one sent there).
+  std::uint8_t controls_ttl = 0;
 };
 
-enum class TraceState {
-  kProbing,   // probes queued or outstanding
-  kBackoff,   // waiting before a retry round
-  kDone,
+enum class TraceMode { kDiscover, kConfirm, kWaitPolicer, kDone };
+std::string_view ToString(TraceMode m);
+
+/// What the engine knows across traces: which TTLs have routers that answer
+/// time-exceeded at all (recently). Keyed by TTL and address family only, so it
+/// errs on the side of asking for confirmation. Pure; not thread-safe.
+class HopBook {
+ public:
+  /// How long an answer keeps a TTL "known to answer".
+  static constexpr Duration kMemory = std::chrono::minutes(10);
+  /// A router at `ttl` answered time-exceeded (any probe, any trace).
+  void RecordAnswer(bool v6, int ttl, TimePoint when);
+  /// A probe certainly reached `ttl` (its trace got answers from further on)
+  /// and drew nothing there.
+  void RecordSilentPass(bool v6, int ttl, TimePoint when);
+  bool KnownAnswerer(bool v6, int ttl, TimePoint now) const;
+  /// No answer at `ttl` within kMemory although at least kSilentPasses probes
+  /// passed it: a router that never sends time-exceeded, not a policed one
+  /// (a policed router still answers its burst now and then).
+  bool KnownSilent(bool v6, int ttl, TimePoint now) const;
+  static constexpr int kSilentPasses = 3;
+
+ private:
+  struct Entry {
+    std::optional<TimePoint> last_answer;
+    std::optional<TimePoint> last_silent_pass;
+    int silent_passes = 0;  // since the last answer
+  };
+  Entry& at(bool v6, int ttl) { return entries_[v6 ? 1 : 0][static_cast<std::size_t>(ttl & 0xff)]; }
+  const Entry& at(bool v6, int ttl) const {
+    return entries_[v6 ? 1 : 0][static_cast<std::size_t>(ttl & 0xff)];
+  }
+  std::array<std::array<Entry, 256>, 2> entries_{};
 };
 
 class Trace {
@@ -63,11 +120,12 @@ class Trace {
   /// jitter_seed varies the backoff between traces (any value; tests fix it).
   Trace(TraceSettings settings, TimePoint start, std::uint64_t jitter_seed = 0);
 
-  TraceState state() const { return state_; }
+  TraceMode mode() const { return mode_; }
+  bool done() const { return mode_ == TraceMode::kDone; }
   const TraceSettings& settings() const { return settings_; }
 
   /// The next probe to send, if any is due; the engine then calls OnSent.
-  std::optional<ProbeRequest> NextProbe(TimePoint now);
+  std::optional<ProbeRequest> NextProbe();
   void OnSent(ProbeRequest probe, TimePoint when);
   /// The engine could not send the probe (local error): it counts as silent.
   void OnSendFailed(ProbeRequest probe);
@@ -77,64 +135,95 @@ class Trace {
   ReplyStatus OnReply(std::uint8_t ttl, std::uint8_t attempt, const packet::Reply& reply,
                       const packet::IpAddress& destination, TimePoint when);
 
-  /// Expires probes and advances the state machine; call when NextDeadline passes.
-  /// `policing_seen`: some trace of this engine recently had lost replies
-  /// recovered by a retry, so ICMP policing is proven on this network and the
-  /// silence after the last answer deserves twice the patience.
-  void OnTick(TimePoint now, bool policing_seen = false);
-  /// True once a re-probe round of this trace brought answers that the
-  /// earlier probes did not get: replies were being lost, not filtered.
-  bool recovered_by_retry() const { return recovered_by_retry_; }
+  /// Expires probes and advances the state machine; call when NextDeadline
+  /// passes or after replies. `book` says which TTLs answer other probes.
+  void OnTick(TimePoint now, const HopBook& book, bool v6);
   /// The earliest time at which OnTick has something to do; nullopt when done.
   std::optional<TimePoint> NextDeadline() const;
 
-  /// Fills the hop list, outcome and hop references. Valid once done.
+  /// Fills the hop list, outcome, hop references and evidence. Valid once done.
   void FillResult(const packet::IpAddress& destination, TraceResult& result) const;
+  /// The ICMP echo side (destination ping and controls) as a result of its own,
+  /// for CompareWithPing; nullopt when no echo was sent.
+  std::optional<TraceResult> PingResult(const packet::IpAddress& destination) const;
+  /// TTLs below the highest answered one whose SYNs drew nothing (for HopBook).
+  std::vector<int> SilentPassedTtls() const;
   int probes_sent() const { return probes_sent_; }
-  int retry_rounds() const { return retries_done_; }
+  int confirm_rounds() const { return rounds_; }
 
  private:
   struct Probe {
     std::uint8_t attempt = 0;
+    ProbeKind kind = ProbeKind::kTcpSyn;
     TimePoint sent{};
     bool outstanding = false;
     bool answered = false;
     bool failed = false;
+    /// For a control: the SYN (TTL, attempt) it vouches for; attempt -1 = none.
+    int controls_ttl = 0;
+    int controls = -1;
     Duration rtt{};
     packet::Reply reply;
   };
   struct TtlState {
     std::vector<Probe> probes;  // index = attempt
-    int answered = 0;
     bool any_outstanding() const;
+    bool syn_answered() const;
   };
+  /// Vouched-for silent SYNs a TTL needs to count as confirmed.
+  static constexpr int kConfirmations = 2;
+  /// What the evidence says about one silent TTL after the last answer.
+  enum class Silence { kConfirmed, kSilentRouter, kUnconfirmed };
 
   TtlState& at(int ttl) { return ttls_[static_cast<std::size_t>(ttl - settings_.first_hop)]; }
   const TtlState& at(int ttl) const {
     return ttls_[static_cast<std::size_t>(ttl - settings_.first_hop)];
   }
+  void TickDiscover(TimePoint now, const HopBook& book, bool v6);
+  void TickConfirm(TimePoint now, const HopBook& book, bool v6);
+  void TickWaitPolicer(TimePoint now, const HopBook& book, bool v6);
+
   bool AnyOutstanding() const;
-  /// TTL of the lowest-TTL terminal reply (destination or unreachable), or 0.
+  /// TTL of the lowest-TTL terminal SYN reply (destination or unreachable), or 0.
   int TerminalTtl() const;
-  /// Highest TTL that drew any reply, or 0.
+  /// Highest TTL whose SYN drew any reply, or 0.
   int LastAnsweredTtl() const;
-  bool LossEvident(int last_answered) const;
-  void Conclude(TimePoint now);
-  void QueueTtl(int ttl, int count);
+  /// The destination's distance by its TCP or echo reply TTL, if one came.
+  std::optional<int> DistanceEstimate() const;
+  Silence SilenceAt(int ttl, const HopBook& book, bool v6, TimePoint now) const;
+  /// Queues SYNs for TTLs up to `reach` (not yet queued), once each.
+  void ExtendWindow(int reach);
+  /// The walk from the last answer outwards: confirmed once a TTL's silence
+  /// is confirmed with only silent routers before it (or nothing after L
+  /// answers anyone); `need` lists the TTLs still to be confirmed.
+  struct Judgement {
+    bool confirmed = false;
+    std::vector<int> need;
+  };
+  Judgement Judge(TimePoint now, const HopBook& book, bool v6) const;
+  /// Leaves discovery for confirmation (or concludes when nothing is left to ask).
+  void EnterConfirm(TimePoint now, const HopBook& book, bool v6);
+  void SendPairs(const std::vector<int>& ttls);
+  void Conclude(bool confirmed);
+  void Queue(int ttl, ProbeKind kind, bool follows_previous = false, int controls_ttl = 0);
 
   TraceSettings settings_;
   TimePoint start_;
-  TraceState state_ = TraceState::kProbing;
+  TraceMode mode_ = TraceMode::kDiscover;
   std::vector<TtlState> ttls_;
-  std::deque<int> send_queue_;  // TTLs, one entry per probe to send
+  std::deque<ProbeRequest> send_queue_;  // attempt filled in when sent
+  int window_ = 0;                       // highest TTL queued by discovery
   int probes_sent_ = 0;
-  int retries_done_ = 0;
-  int unanswered_rounds_ = 0;
-  bool recovered_by_retry_ = false;
+  int rounds_ = 0;
+  int silent_rounds_ = 0;
+  /// Rounds in which each TTL got a pair whose both probes stayed silent.
+  std::array<std::uint8_t, 256> silent_pairs_{};
+  bool asked_unreachable_sender_ = false;
+  bool confirmed_ = true;
+  int unconfirmed_ttl_ = 0;
   std::uint64_t jitter_state_ = 0;
-  int answers_at_last_retry_ = 0;
-  int total_answers_ = 0;
-  TimePoint backoff_until_{};
+  TimePoint wait_until_{};
+  TimePoint round_start_{};  // when the current confirmation round began
 };
 
 /// traceroute's marker for an ICMP unreachable (type/code), e.g. "!X".

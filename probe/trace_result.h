@@ -97,6 +97,18 @@ struct TraceResult {
   bool destination_reached = false;
   std::optional<HopRef> last_responding_hop;
   std::optional<HopRef> blocked_hop;
+  /// False when the port is filtered but the silence after the last responding
+  /// hop could not be told apart from ICMP rate limiting (the routers' budget
+  /// ran out before a control answered): blocked_hop is then empty rather than
+  /// a guess, and unconfirmed_hop_ttl names the TTL whose silence is in doubt.
+  bool blocked_hop_confirmed = true;
+  std::optional<int> unconfirmed_hop_ttl;
+  /// serve: this round could not confirm the verdict, so the last confirmed one
+  /// is shown (outcome, blocked hop); confirmed_at says when it was confirmed.
+  bool stale = false;
+  /// serve: Unix time at which the shown outcome and blocked hop were last
+  /// confirmed by a round's own evidence.
+  double confirmed_at = 0;
   /// For prohibited/unreachable: the ICMP type/code and traceroute's marker.
   std::optional<int> icmp_type;
   std::optional<int> icmp_code;

@@ -45,6 +45,20 @@ std::string TcpVerdict(const TraceResult& r) {
              (r.last_responding_hop ? " at hop " + std::to_string(r.last_responding_hop->ttl) : "") +
              " but " + PortName(r) + " is closed: the host answered RST (nothing listens there).";
     case Outcome::kFiltered:
+      if (!r.blocked_hop_confirmed) {
+        std::string after = r.last_responding_hop
+                                ? "the last hop that answered is " + Describe(*r.last_responding_hop) +
+                                      ", but "
+                                : "";
+        return PortName(r) + " to " + dest + " is filtered; " + after + "hop " +
+               std::to_string(r.unconfirmed_hop_ttl.value_or(0)) +
+               " stayed silent while its ICMP answers were being rate limited, so where the port "
+               "is blocked is not confirmed yet (not blaming a hop without evidence).";
+      }
+      if (r.stale && r.blocked_hop)
+        return PortName(r) + " to " + dest + " is silently dropped after " + Describe(*r.blocked_hop) +
+               " (last confirmed earlier; this round's answers were rate limited); " +
+               WhoToAsk(*r.blocked_hop) + ".";
       if (!r.blocked_hop)
         return PortName(r) + " to " + dest +
                " is filtered and no hop answered at all: the probes are dropped at the first hop "

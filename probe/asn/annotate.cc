@@ -19,4 +19,16 @@ void AnnotateWithAsn(probe::TraceResult& result, const AsnDatabase& database) {
   }
 }
 
+void AnnotateRound(probe::TraceResult& result, const AsnDatabase& database) {
+  AnnotateWithAsn(result, database);
+  for (probe::PathSummary& p : result.paths) {
+    probe::TraceResult view;  // a path's hops get the same annotation
+    view.hops = std::move(p.hops);
+    view.blocked_hop = std::move(p.blocked_hop);
+    AnnotateWithAsn(view, database);
+    p.hops = std::move(view.hops);
+    p.blocked_hop = std::move(view.blocked_hop);
+  }
+}
+
 }  // namespace portpath::asn

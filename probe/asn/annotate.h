@@ -8,5 +8,7 @@
 namespace portpath::asn {
 
 void AnnotateWithAsn(probe::TraceResult& result, const AsnDatabase& database);
+/// The same for a whole measurement: also each ECMP path's hops and blocked hop.
+void AnnotateRound(probe::TraceResult& result, const AsnDatabase& database);
 
 }  // namespace portpath::asn
