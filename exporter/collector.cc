@@ -178,6 +178,20 @@ struct TargetFamilies {
   MetricFamily hop_loss = Family(
       "portpath_hop_loss_ratio",
       "Fraction of the probes sent at this TTL that got no answer (0 to 1).", MetricType::Gauge);
+  MetricFamily blocked_hop_confirmed = Family(
+      "portpath_blocked_hop_confirmed",
+      "0 when the port gets no answer but the silence after the last responding hop could not be "
+      "told apart from ICMP rate limiting (no blocked hop is named), else 1.",
+      MetricType::Gauge);
+  MetricFamily verdict_stale = Family(
+      "portpath_verdict_stale",
+      "1 when the last round could not confirm the verdict and the shown outcome and blocked hop "
+      "are the last confirmed ones, else 0.",
+      MetricType::Gauge);
+  MetricFamily verdict_confirmed = Family(
+      "portpath_verdict_confirmed_timestamp_seconds",
+      "When the shown outcome and blocked hop were last confirmed by a round's own evidence.",
+      MetricType::Gauge);
   MetricFamily hop_info =
       Family("portpath_hop_info",
              "The address that answered at this TTL and its address class; absent for silent hops.",
@@ -188,7 +202,8 @@ struct TargetFamilies {
          {&target_info, &skipped_rounds, &destination_reached, &port_open, &outcome,
           &last_responding_hop_ttl, &blocked_hop_info, &blocked_hop_ttl, &path_info,
           &path_changes, &last_path_change, &paths, &paths_blocked, &icmp_reachable,
-          &divergence_hop_ttl, &hops_to_destination,
+          &divergence_hop_ttl, &hops_to_destination, &blocked_hop_confirmed, &verdict_stale,
+          &verdict_confirmed,
           &duration, &timestamp, &address_info, &hop_responded, &hop_rtt, &hop_loss, &hop_info}) {
       // An empty family would still print HELP and TYPE lines: noise for readers,
       // and nothing a query could use.
@@ -221,6 +236,11 @@ void RenderResult(const Labels& target, const probe::TraceResult& r, TargetFamil
     Add(f.paths_blocked, target, static_cast<double>(blocked));
   }
   if (r.divergence_hop) Add(f.divergence_hop_ttl, target, *r.divergence_hop);
+  if (r.outcome != probe::Outcome::kError) {
+    Add(f.blocked_hop_confirmed, target, r.blocked_hop_confirmed ? 1 : 0);
+    Add(f.verdict_stale, target, r.stale ? 1 : 0);
+    if (r.confirmed_at > 0) Add(f.verdict_confirmed, target, r.confirmed_at);
+  }
   if (HasBlockedHop(r)) {
     const probe::HopRef& b = *r.blocked_hop;
     Add(f.blocked_hop_info,
@@ -266,6 +286,21 @@ void RenderResult(const Labels& target, const probe::TraceResult& r, TargetFamil
 }
 
 void RenderSelf(const Snapshot& s, std::vector<MetricFamily>& out) {
+  {
+    // The load the routers cannot answer shows here first: rounds that ended
+    // unsure, or that only repeated an earlier confirmed verdict.
+    MetricFamily exceeded = Family(
+        "portpath_icmp_budget_exceeded_targets",
+        "Target ports whose last round could not confirm its verdict because routers rate "
+        "limited their ICMP answers (unconfirmed or stale). Above 0, the configured load exceeds "
+        "what the routers answer: fewer targets or a longer interval.",
+        MetricType::Gauge);
+    double n = 0;
+    for (const TargetSnapshot& t : s.targets)
+      if (t.last && (!t.last->blocked_hop_confirmed || t.last->stale)) ++n;
+    Add(exceeded, {}, n);
+    out.push_back(std::move(exceeded));
+  }
   const probe::EngineStats& e = s.engine;
 
   MetricFamily sent =

@@ -22,6 +22,37 @@ std::string Describe(const probe::TraceResult& r) {
 }
 }  // namespace
 
+void CarryConfirmedVerdict(const std::optional<probe::TraceResult>& previous,
+                           probe::TraceResult& result) {
+  if (result.outcome == probe::Outcome::kError) return;
+  if (result.blocked_hop_confirmed) {
+    result.confirmed_at = result.finished_at;
+    return;
+  }
+  // The previous round is evidence: a blocked hop confirmed then, with nothing
+  // in this round that contradicts it (no answer from beyond it, no other
+  // router at a TTL), stays the verdict, marked stale, rather than a hop lost
+  // to this round's ICMP policing moving the blame.
+  if (!previous || !previous->blocked_hop || !previous->blocked_hop_confirmed) return;
+  bool blocked_before = previous->outcome == probe::Outcome::kFiltered ||
+                        previous->outcome == probe::Outcome::kProhibited ||
+                        previous->outcome == probe::Outcome::kUnreachable;
+  if (!blocked_before) return;
+  if (result.last_responding_hop && result.last_responding_hop->ttl > previous->blocked_hop->ttl)
+    return;
+  if (probe::PathChanged(*previous, result)) return;
+  result.outcome = previous->outcome;
+  result.blocked_hop = previous->blocked_hop;
+  result.last_responding_hop = previous->last_responding_hop;
+  result.icmp_type = previous->icmp_type;
+  result.icmp_code = previous->icmp_code;
+  result.marker = previous->marker;
+  result.blocked_hop_confirmed = true;
+  result.unconfirmed_hop_ttl.reset();
+  result.stale = true;
+  result.confirmed_at = previous->confirmed_at;
+}
+
 std::string TargetKey(const std::string& host, std::uint16_t port) {
   if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
   return host + ":" + std::to_string(port);
@@ -238,6 +269,7 @@ void ProberService::Annotate(probe::TraceResult& result) {
 
 void ProberService::Record(TargetState& state, probe::TraceResult result) {
   ++traces_by_outcome_[static_cast<std::size_t>(result.outcome)];
+  CarryConfirmedVerdict(state.last, result);
   // One log line per change of outcome or blocked hop, not one per trace.
   std::string now_desc = Describe(result);
   if (!state.last || Describe(*state.last) != now_desc) {

@@ -30,6 +30,13 @@
 
 namespace portpath::exporter {
 
+/// Serve mode remembers: when `result` could not confirm a blocked hop (ICMP
+/// policing) and `previous` had a confirmed one that nothing in this round
+/// contradicts, the previous verdict stays, marked stale with its confirmation
+/// time; a confirmed result gets confirmed_at = its finish time. Pure.
+void CarryConfirmedVerdict(const std::optional<probe::TraceResult>& previous,
+                           probe::TraceResult& result);
+
 /// "host:port", with brackets around IPv6 literals: the `target` label value.
 std::string TargetKey(const std::string& host, std::uint16_t port);
 

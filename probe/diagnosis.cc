@@ -69,6 +69,8 @@ void CompareWithPing(TraceResult& tcp, const TraceResult& icmp) {
       return;
     }
   }
+  // Without a confirmed end of the TCP path there is no place to say they part.
+  if (!tcp.blocked_hop_confirmed) return;
   int tcp_reach = tcp.last_responding_hop ? tcp.last_responding_hop->ttl : 0;
   if (tcp.outcome == Outcome::kProhibited || tcp.outcome == Outcome::kUnreachable ||
       tcp.outcome == Outcome::kResetByMiddlebox || tcp.outcome == Outcome::kAnsweredByMiddlebox)

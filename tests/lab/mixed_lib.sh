@@ -20,15 +20,16 @@ mixed_targets() {
 }
 
 # mixed_score JSON_LINES: prints "right wrong unsure total" comparing each
-# result with the lab's ground truth. Unsure = filtered with the blocked hop
-# not confirmed (never counted as right, never as wrong).
+# result with the lab's ground truth. Unsure = "no answer, blocked hop not
+# confirmed" for a port that is dropped or rejected with an ICMP error the
+# routers' policing swallowed (never counted as right, never as wrong).
 mixed_score() {
   jq -rs '
     def truth: {"80": ["open", 7, null], "81": ["closed", 7, null],
                 "8443": ["filtered", 2, "10.0.1.2"], "9443": ["filtered", 5, "198.51.100.18"],
                 "135": ["prohibited", 5, "198.51.100.18"]}[(.port|tostring)];
     def judged: truth as $t |
-      if .outcome == "filtered" and (.blocked_hop_confirmed == false) and $t[0] == "filtered" then "unsure"
+      if .outcome == "filtered" and (.blocked_hop_confirmed == false) and ($t[0] == "filtered" or $t[0] == "prohibited") and .blocked_hop == null then "unsure"
       elif .outcome != $t[0] then "wrong"
       elif $t[2] == null then (if .last_responding_hop.ttl == $t[1] then "right" else "wrong" end)
       elif .blocked_hop.ttl == $t[1] and .blocked_hop.address == $t[2] then "right"
