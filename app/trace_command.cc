@@ -61,7 +61,8 @@ options:
                           them, or a MaxMind DB) to name each hop's AS and organisation
       --flows N           trace N flows (source ports) per target, to find the paths of
                           per-flow load balancing (ECMP) and a block on one of them (1-16)
-      --no-ping           skip the ICMP echo trace that runs alongside each TCP trace
+      --no-ping           skip the ping of the destination (the ping comparison); the echo
+                          controls that confirm a blocked hop still go out
   -n                      numeric output: do not look up hop names (reverse DNS, which
                           otherwise runs in parallel and waits at most 2 s) (hop names are not looked up yet; accepted for
                           compatibility with traceroute)
