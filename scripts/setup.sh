@@ -12,6 +12,7 @@ PACKAGES=(
   libmaxminddb-dev
   googletest libgtest-dev
   iproute2 iptables libcap2-bin jq bc curl socat
+  scamper traceroute mtr-tiny time   # bench/peers: the peers and GNU time
   prometheus
 )
 
