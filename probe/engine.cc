@@ -250,7 +250,11 @@ void Engine::SendSome(TimePoint now) {
 
 Duration Engine::WaitBudget(TimePoint now, Duration max_wait) {
   Duration wait = max_wait;
-  if (!ready_.empty()) wait = std::min(wait, pacer_.WaitTime(now));
+  // Fix (unit tests): at least 1 ns. Pacer::WaitTime truncates to whole
+  // nanoseconds, so with tokens just below 1 it says "now" while TryTake still
+  // refuses; a wait of 0 then never lets the tokens refill and the loop spins
+  // (forever on a fake clock). Within 1 ns of a truncated wait a token is due.
+  if (!ready_.empty()) wait = std::min(wait, std::max(pacer_.WaitTime(now), Duration(1)));
   if (!touched_.empty()) wait = Duration::zero();
   if (!timers_.empty()) wait = std::min(wait, std::max(Duration::zero(), timers_.top().first - now));
   return std::max(wait, Duration::zero());

@@ -439,6 +439,11 @@ void Trace::TickConfirm(TimePoint now, const HopBook& book, bool v6) {
   bool any_pair = false;
   for (int ttl = settings_.first_hop; ttl <= settings_.max_hops; ++ttl) {
     const TtlState& t = at(ttl);
+    // Fix (unit tests): count this TTL once per round, not once per silent
+    // group. Both groups of a round leave moments apart, with no policer refill
+    // between them, so counting groups made one silent round enough for a TTL
+    // nobody knows to pass as a silent router (silent_pairs_ counts rounds).
+    bool silent_group = false;
     for (const Probe& p : t.probes) {
       if (p.kind != ProbeKind::kTcpSyn || p.sent < round_start_ || p.failed || p.controls >= 0) continue;
       any_pair = true;
@@ -448,10 +453,12 @@ void Trace::TickConfirm(TimePoint now, const HopBook& book, bool v6) {
           if (c.controls_ttl == ttl && c.controls == p.attempt && c.answered) anything = true;
       if (anything) {
         all_silent = false;
-      } else if (silent_pairs_[static_cast<std::size_t>(ttl)] < 255) {
-        ++silent_pairs_[static_cast<std::size_t>(ttl)];
+      } else {
+        silent_group = true;
       }
     }
+    if (silent_group && silent_pairs_[static_cast<std::size_t>(ttl)] < 255)
+      ++silent_pairs_[static_cast<std::size_t>(ttl)];
   }
   if (any_pair && all_silent) ++silent_rounds_;
   Judgement j = Judge(now, book, v6);

@@ -4,6 +4,8 @@
 
 #include <vector>
 
+#include "probe/packet/bytes.h"
+#include "probe/packet/echo_probe.h"
 #include "probe/trace.h"
 #include "tests/probe/fixtures.h"
 
@@ -85,9 +87,9 @@ TEST(MatcherTest, LateReplyToThePreviousTraceInTheSlotIsAnUnknownProbe) {
   ProbeId id = std::get<ProbeId>(m);
   EXPECT_EQ(id, (ProbeId{0, 5, 0}));
 
-  // The new trace has sent only its TTL-1 probe so far.
+  // The new trace has sent only its first probe so far (the SYN at max_hops).
   Trace trace(TraceSettings{}, TimePoint{});
-  auto first = trace.NextProbe(TimePoint{});
+  auto first = trace.NextProbe();
   ASSERT_TRUE(first);
   trace.OnSent(*first, TimePoint{});
   EXPECT_EQ(trace.OnReply(id.ttl, id.attempt, Decode("v4_time_exceeded.hex"), reused.destination,
@@ -170,6 +172,149 @@ TEST(MatcherTest, TruncatedQuoteNeverReachesTheMatcherButEightBytesDo) {
   bytes.resize(48 + 7);
   bytes[3] = 48 + 7;
   EXPECT_EQ(std::get<DropReason>(packet::DecodeReply(bytes)), DropReason::kQuoteTruncated);
+}
+
+// A TCP trace's ICMP echo probes (ping and controls) travel on the trace's own
+// slot: the engine puts the high half of the probe id in the echo identifier
+// (constant for the trace, Flow::echo_identifier) and the low half in the echo
+// sequence, so a quote of an echo decodes to the same (slot, ttl, attempt).
+std::vector<std::uint8_t> EchoProbeBytes(const Flow& flow, std::uint32_t key, packet::ProbeId id) {
+  std::uint32_t seq = ProbeIdCodec(key).Encode(id, flow.nonce);
+  packet::EchoProbe e;
+  e.source = flow.source;
+  e.destination = flow.destination;
+  e.identifier = static_cast<std::uint16_t>(seq >> 16);
+  e.sequence = static_cast<std::uint16_t>(seq);
+  e.ttl = id.ttl;
+  e.ip_id = 0x1234;
+  e.flow_label = 0x12345;
+  e.checksum = 0xbeef;
+  return packet::BuildEchoProbe(e);
+}
+
+/// A router's time-exceeded quoting `probe` (RFC 792 minimum for IPv4, the whole
+/// probe for IPv6) as it arrived, with TTL 1.
+Reply TimeExceededQuoting(std::vector<std::uint8_t> probe, const IpAddress& router) {
+  bool v6 = (probe[0] >> 4) == 6;
+  if (!v6) probe.resize(28);
+  probe[v6 ? 7 : 8] = 1;
+  IpAddress to =
+      IpAddress::FromBytes(v6 ? packet::Family::kIpv6 : packet::Family::kIpv4, &probe[v6 ? 8 : 12]);
+  packet::ByteWriter w;
+  std::size_t icmp = 8 + probe.size();
+  if (v6) {
+    w.u32(6u << 28);
+    w.u16(static_cast<std::uint16_t>(icmp));
+    w.u8(packet::kProtoIcmp6);
+    w.u8(62);
+    w.bytes(packet::Bytes(router.bytes().data(), 16));
+    w.bytes(packet::Bytes(to.bytes().data(), 16));
+  } else {
+    w.u8(0x45);
+    w.u8(0);
+    w.u16(static_cast<std::uint16_t>(20 + icmp));
+    w.u32(0);
+    w.u8(62);
+    w.u8(packet::kProtoIcmp);
+    w.u16(0);
+    w.bytes(packet::Bytes(router.bytes().data(), 4));
+    w.bytes(packet::Bytes(to.bytes().data(), 4));
+  }
+  w.u8(v6 ? 3 : 11);
+  w.u8(0);
+  w.u16(0);
+  w.u32(0);
+  w.bytes(probe);
+  std::vector<std::uint8_t> bytes = w.take();
+  packet::DecodeResult d = packet::DecodeReply(bytes);
+  EXPECT_TRUE(std::holds_alternative<Reply>(d));
+  return std::holds_alternative<Reply>(d) ? std::get<Reply>(d) : Reply{};
+}
+
+/// The destination's echo reply to an echo probe of `flow`.
+Reply EchoReplyTo(const Flow& flow, std::uint32_t key, packet::ProbeId id) {
+  Flow back = flow;
+  std::swap(back.source, back.destination);
+  std::vector<std::uint8_t> bytes = EchoProbeBytes(back, key, id);
+  bytes[flow.destination.is_v6() ? 40 : 20] = flow.destination.is_v6() ? 129 : 0;  // echo reply
+  packet::DecodeResult d = packet::DecodeReply(bytes);
+  EXPECT_TRUE(std::holds_alternative<Reply>(d));
+  return std::holds_alternative<Reply>(d) ? std::get<Reply>(d) : Reply{};
+}
+
+/// The flow of a TCP trace in slot 0 that sends echo probes, as the engine sets it up.
+Flow EchoingFlow(Flow flow, std::uint32_t key) {
+  flow.echo_identifier =
+      static_cast<std::uint16_t>(ProbeIdCodec(key).Encode(ProbeId{0, 0, 0}, 0) >> 16);
+  return flow;
+}
+
+TEST(MatcherTest, EchoQuoteOnATcpTraceSlotMatchesItsEchoIdentifier) {
+  Flow f4 = EchoingFlow(LabFlow4(), kKey4);
+  Reply te4 = TimeExceededQuoting(EchoProbeBytes(f4, kKey4, ProbeId{0, 6, 4}), Ip("198.51.100.18"));
+  EXPECT_EQ(te4.probe.protocol, packet::kProtoIcmp);
+  EXPECT_EQ(te4.probe.source_port, f4.echo_identifier);
+  EXPECT_EQ(std::get<ProbeId>(Match(f4, kKey4, te4)), (ProbeId{0, 6, 4}));
+
+  Flow f6 = EchoingFlow(LabFlow6(), kKey6);
+  Reply te6 = TimeExceededQuoting(EchoProbeBytes(f6, kKey6, ProbeId{0, 3, 7}), Ip("fd00:3::1"));
+  EXPECT_EQ(te6.probe.protocol, packet::kProtoIcmp6);
+  EXPECT_EQ(std::get<ProbeId>(Match(f6, kKey6, te6)), (ProbeId{0, 3, 7}));
+
+  // The destination's echo reply to the ping at max_hops.
+  Reply reply4 = EchoReplyTo(f4, kKey4, ProbeId{0, 30, 1});
+  ASSERT_EQ(reply4.type, packet::ReplyType::kEchoReply);
+  EXPECT_EQ(std::get<ProbeId>(Match(f4, kKey4, reply4)), (ProbeId{0, 30, 1}));
+  Reply reply6 = EchoReplyTo(f6, kKey6, ProbeId{0, 30, 1});
+  EXPECT_EQ(std::get<ProbeId>(Match(f6, kKey6, reply6)), (ProbeId{0, 30, 1}));
+}
+
+TEST(MatcherTest, EchoQuoteWithAnotherIdentifierIsAFlowMismatch) {
+  Flow flow = EchoingFlow(LabFlow4(), kKey4);
+  Reply te =
+      TimeExceededQuoting(EchoProbeBytes(flow, kKey4, ProbeId{0, 6, 4}), Ip("198.51.100.18"));
+  // Someone else's ping whose sequence lands on our slot: its identifier is not ours.
+  Reply near_miss = te;
+  near_miss.probe.source_port ^= 0x0001;
+  EXPECT_EQ(DropOf(Match(flow, kKey4, near_miss)), DropReason::kFlowMismatch);
+  // Our identifier, but the trace in this slot sends no echoes.
+  Flow silent = flow;
+  silent.echo_identifier = 0;
+  EXPECT_EQ(DropOf(Match(silent, kKey4, te)), DropReason::kFlowMismatch);
+  // Our identifier, but the echo went to another destination.
+  Reply elsewhere = te;
+  elsewhere.probe.destination = Ip("192.0.2.11");
+  EXPECT_EQ(DropOf(Match(flow, kKey4, elsewhere)), DropReason::kFlowMismatch);
+  // An echo reply must come from the destination itself.
+  Reply reply = EchoReplyTo(flow, kKey4, ProbeId{0, 30, 1});
+  reply.from = Ip("198.51.100.18");
+  EXPECT_EQ(DropOf(Match(flow, kKey4, reply)), DropReason::kFlowMismatch);
+  // The unmodified quote still matches: the checks above are near misses.
+  EXPECT_TRUE(std::holds_alternative<ProbeId>(Match(flow, kKey4, te)));
+}
+
+TEST(MatcherTest, EchoAnswersAreCreditedOnlyToEchoProbes) {
+  // The slot's attempt numbers are shared by both kinds: an echo quote that
+  // decodes to an attempt the trace used for a SYN is not that SYN's answer.
+  Flow flow = EchoingFlow(LabFlow4(), kKey4);
+  Trace trace(TraceSettings{}, TimePoint{});
+  auto syn = trace.NextProbe();  // SYN at max_hops, attempt 0
+  ASSERT_TRUE(syn);
+  ASSERT_EQ(syn->kind, ProbeKind::kTcpSyn);
+  trace.OnSent(*syn, TimePoint{});
+  auto echo = trace.NextProbe();  // echo at max_hops, attempt 1
+  ASSERT_TRUE(echo);
+  ASSERT_EQ(echo->kind, ProbeKind::kIcmpEcho);
+  trace.OnSent(*echo, TimePoint{});
+  ProbeId as_syn{0, syn->ttl, syn->attempt}, as_echo{0, echo->ttl, echo->attempt};
+  Reply wrong = EchoReplyTo(flow, kKey4, as_syn);
+  EXPECT_EQ(trace.OnReply(as_syn.ttl, as_syn.attempt, wrong, flow.destination, TimePoint{}),
+            Trace::ReplyStatus::kUnknownProbe);
+  Reply right = EchoReplyTo(flow, kKey4, as_echo);
+  ProbeId id = std::get<ProbeId>(Match(flow, kKey4, right));
+  EXPECT_EQ(id, as_echo);
+  EXPECT_EQ(trace.OnReply(id.ttl, id.attempt, right, flow.destination, TimePoint{}),
+            Trace::ReplyStatus::kAccepted);
 }
 
 TEST(MatcherTest, FlowTableEraseFreesTheSlot) {

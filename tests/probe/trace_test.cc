@@ -4,7 +4,9 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
+#include <tuple>
 #include <vector>
 
 #include "probe/verdict.h"
@@ -21,11 +23,13 @@ IpAddress Ip(const char* text) { return *IpAddress::Parse(text); }
 TimePoint At(Duration d) { return TimePoint{} + d; }
 
 const IpAddress kDest = Ip("192.0.2.10");
-// Hop n (TTL n) answers from kHop[n]; the lab's addresses (tests/lab/lab.sh).
+// Hop n (TTL n) answers from kHop[n]; the lab's addresses (tests/lab/lab.sh), then more.
 const IpAddress kHop[] = {Ip("0.0.0.0"),      Ip("10.0.0.2"),     Ip("10.0.1.2"),
                           Ip("10.0.2.2"),     Ip("198.51.100.2"), Ip("198.51.100.18"),
                           Ip("203.0.113.2"),  Ip("203.0.113.66"), Ip("203.0.113.67"),
-                          Ip("203.0.113.68"), Ip("203.0.113.69")};
+                          Ip("203.0.113.68"), Ip("203.0.113.69"), Ip("203.0.113.70"),
+                          Ip("203.0.113.71"), Ip("203.0.113.72"), Ip("203.0.113.73"),
+                          Ip("203.0.113.74"), Ip("203.0.113.75")};
 
 Reply TimeExceeded(const IpAddress& from) {
   Reply r;
@@ -44,16 +48,31 @@ Reply Unreachable(const IpAddress& from, int code, int quoted_ttl) {
   r.quoted_ttl = static_cast<std::uint8_t>(quoted_ttl);
   return r;
 }
-Reply Tcp(ReplyType type, const IpAddress& from = kDest) {
+/// The destination's SYN-ACK or RST; it started at TTL 64 and crossed dist - 1 routers.
+Reply Tcp(ReplyType type, int dist, const IpAddress& from = kDest) {
   Reply r;
   r.type = type;
   r.from = from;
+  r.reply_ttl = static_cast<std::uint8_t>(65 - dist);
+  return r;
+}
+/// The destination's answer to an ICMP echo probe.
+Reply EchoReply(int dist) {
+  Reply r;
+  r.type = ReplyType::kEchoReply;
+  r.from = kDest;
+  r.icmp_type = 0;
+  r.reply_ttl = static_cast<std::uint8_t>(65 - dist);
+  r.probe.protocol = packet::kProtoIcmp;
   return r;
 }
 
 struct Sent {
   int ttl;
   int attempt;
+  ProbeKind kind;
+  bool follows_previous;
+  int controls_ttl;
   TimePoint at;
 };
 
@@ -62,17 +81,19 @@ struct Answer {
   Reply reply;
   Duration delay = 10ms;
 };
-using Path = std::function<std::optional<Answer>(int ttl, int attempt, TimePoint sent)>;
+using Path =
+    std::function<std::optional<Answer>(int ttl, int attempt, ProbeKind kind, TimePoint sent)>;
 
 /// Drives one Trace over a simulated path with a fake clock, in the engine's order:
-/// send what is due, wait for the next reply or deadline, deliver, tick.
+/// send what is due, wait for the next reply or deadline, deliver, tick. Like the
+/// engine, it records every time-exceeded in its HopBook; tests may seed the book.
 class Driver {
  public:
   Driver(TraceSettings settings, Path path, std::uint64_t seed = 1)
       : trace_(settings, TimePoint{}, seed), path_(std::move(path)) {}
 
   TraceResult Run() {
-    for (int guard = 0; trace_.state() != TraceState::kDone; ++guard) {
+    for (int guard = 0; !trace_.done(); ++guard) {
       if (guard > 100000) {
         ADD_FAILURE() << "trace never finished";
         break;
@@ -84,13 +105,18 @@ class Driver {
       if (next && *next > now_) now_ = *next;
       while (!pending_.empty() && pending_.begin()->first <= now_) {
         auto [ttl, attempt, reply] = pending_.begin()->second;
-        statuses.push_back(trace_.OnReply(static_cast<std::uint8_t>(ttl),
-                                          static_cast<std::uint8_t>(attempt), reply, kDest, now_));
+        Trace::ReplyStatus status =
+            trace_.OnReply(static_cast<std::uint8_t>(ttl), static_cast<std::uint8_t>(attempt),
+                           reply, kDest, pending_.begin()->first);
+        statuses.push_back(status);
+        if (status == Trace::ReplyStatus::kAccepted && reply.type == ReplyType::kTimeExceeded)
+          book.RecordAnswer(false, ttl, pending_.begin()->first);
         pending_.erase(pending_.begin());
       }
-      trace_.OnTick(now_);
-      if (trace_.state() == TraceState::kBackoff)
-        backoffs.push_back({now_, *trace_.NextDeadline()});
+      TraceMode before = trace_.mode();
+      trace_.OnTick(now_, book, false);
+      if (trace_.mode() == TraceMode::kWaitPolicer && before != TraceMode::kWaitPolicer)
+        waits.push_back({now_, *trace_.NextDeadline()});
     }
     finished_at = now_;
     TraceResult r;
@@ -101,26 +127,64 @@ class Driver {
   }
 
   void SendDue() {
-    while (auto p = trace_.NextProbe(now_)) {
+    while (auto p = trace_.NextProbe()) {
+      // A control leaves right after the probe before it: nothing of this trace
+      // in between (the engine sends the group back to back).
+      if (p->follows_previous) {
+        EXPECT_FALSE(sent.empty());
+        if (!sent.empty()) {
+          EXPECT_EQ(sent.back().at, now_);
+        }
+      }
       trace_.OnSent(*p, now_);
-      sent.push_back({p->ttl, p->attempt, now_});
-      if (auto a = path_(p->ttl, p->attempt, now_))
+      sent.push_back({p->ttl, p->attempt, p->kind, p->follows_previous, p->controls_ttl, now_});
+      if (auto a = path_(p->ttl, p->attempt, p->kind, now_)) {
+        // The reply quotes (or answers) the kind of packet the probe was.
+        a->reply.probe.protocol =
+            p->kind == ProbeKind::kIcmpEcho ? packet::kProtoIcmp : packet::kProtoTcp;
         pending_.emplace(now_ + a->delay, std::make_tuple(int{p->ttl}, int{p->attempt}, a->reply));
+      }
     }
   }
 
   Trace& trace() { return trace_; }
   TimePoint now() const { return now_; }
-  void set_now(TimePoint t) { now_ = t; }
-  int SentAt(int ttl) const {
+  int SentAt(int ttl, ProbeKind kind = ProbeKind::kTcpSyn) const {
     int n = 0;
-    for (const Sent& s : sent) n += s.ttl == ttl;
+    for (const Sent& s : sent) n += s.ttl == ttl && s.kind == kind;
     return n;
   }
+  /// Control groups sent for `ttl`: SYN at ttl, then back to back SYN at the last
+  /// answering hop and an echo at ttl, both naming ttl.
+  int GroupsFor(int ttl) const {
+    int n = 0;
+    for (std::size_t i = 2; i < sent.size(); ++i) {
+      const Sent &syn = sent[i - 2], &ctl = sent[i - 1], &echo = sent[i];
+      n += syn.kind == ProbeKind::kTcpSyn && syn.ttl == ttl && !syn.follows_previous &&
+           ctl.kind == ProbeKind::kTcpSyn && ctl.follows_previous && ctl.controls_ttl == ttl &&
+           echo.kind == ProbeKind::kIcmpEcho && echo.follows_previous && echo.ttl == ttl &&
+           echo.controls_ttl == ttl;
+    }
+    return n;
+  }
+  /// Distinct times at which control probes went out: one per confirmation round.
+  std::vector<TimePoint> RoundStarts() const {
+    std::vector<TimePoint> out;
+    for (const Sent& s : sent)
+      if (s.controls_ttl != 0 && (out.empty() || out.back() != s.at)) out.push_back(s.at);
+    return out;
+  }
+  int MaxSynTtlBelow(int limit) const {
+    int m = 0;
+    for (const Sent& s : sent)
+      if (s.kind == ProbeKind::kTcpSyn && s.ttl < limit) m = std::max(m, s.ttl);
+    return m;
+  }
 
+  HopBook book;
   std::vector<Sent> sent;
   std::vector<Trace::ReplyStatus> statuses;
-  std::vector<std::pair<TimePoint, TimePoint>> backoffs;  // (entered, until)
+  std::vector<std::pair<TimePoint, TimePoint>> waits;  // (entered kWaitPolicer, until)
   TimePoint finished_at{};
 
  private:
@@ -136,58 +200,120 @@ TraceSettings Settings(int max_hops = 30) {
   return s;
 }
 
-// A chain of routers kHop[1..dist-1] and a destination at `dist` answering `end`.
+/// A router's ICMP budget: a token bucket (Linux: a burst of 6, then one a second).
+struct Bucket {
+  double tokens;
+  double burst;
+  double per_second;
+  std::optional<TimePoint> last;
+  bool Take(TimePoint now) {
+    if (last)
+      tokens =
+          std::min(burst, tokens + std::chrono::duration<double>(now - *last).count() * per_second);
+    last = now;
+    if (tokens < 1) return false;
+    tokens -= 1;
+    return true;
+  }
+};
+
+// An echo probe on a path whose routers all answer and whose destination at
+// `dist` answers ping.
+std::optional<Answer> Ping(int ttl, int dist) {
+  if (ttl >= dist) return Answer{EchoReply(dist)};
+  return Answer{TimeExceeded(kHop[ttl])};
+}
+
+// A chain of routers kHop[1..dist-1] and a destination at `dist` answering `end`
+// (and ping); the `silent` routers never send time-exceeded.
 Path Chain(int dist, ReplyType end, std::vector<int> silent = {}) {
-  return [=](int ttl, int, TimePoint) -> std::optional<Answer> {
-    if (ttl >= dist) return Answer{Tcp(end)};
+  return [=](int ttl, int, ProbeKind kind, TimePoint) -> std::optional<Answer> {
+    if (ttl >= dist) return Answer{kind == ProbeKind::kIcmpEcho ? EchoReply(dist) : Tcp(end, dist)};
     for (int s : silent)
       if (s == ttl) return std::nullopt;
     return Answer{TimeExceeded(kHop[ttl])};
   };
 }
 
-TEST(TraceTest, InitialWaveIsTtlMajorWithProbesPerHopEach) {
+// The port is dropped silently just after router 5; ICMP echo goes on to the
+// destination at `dist`, and every router answers.
+Path FilteredAfterFive(int dist = 9) {
+  return [=](int ttl, int, ProbeKind kind, TimePoint) -> std::optional<Answer> {
+    if (kind == ProbeKind::kIcmpEcho) return Ping(ttl, dist);
+    if (ttl <= 5) return Answer{TimeExceeded(kHop[ttl])};
+    return std::nullopt;
+  };
+}
+
+// --- Discovery -------------------------------------------------------------
+
+TEST(TraceTest, InitialWaveAsksTheDestinationFirstThenTtlMajor) {
   TraceSettings s = Settings(4);
   s.probes_per_hop = 3;
   Trace trace(s, TimePoint{});
-  std::vector<std::pair<int, int>> order;
-  while (auto p = trace.NextProbe(TimePoint{})) {
-    order.emplace_back(p->ttl, p->attempt);
+  EXPECT_EQ(trace.mode(), TraceMode::kDiscover);
+  std::vector<std::tuple<int, int, ProbeKind>> order;
+  while (auto p = trace.NextProbe()) {
+    EXPECT_FALSE(p->follows_previous);
+    order.emplace_back(p->ttl, p->attempt, p->kind);
     trace.OnSent(*p, TimePoint{});
   }
-  std::vector<std::pair<int, int>> want;
+  // A SYN and an echo that outlive any path first (the destination's answer and
+  // distance, not policed like time-exceeded), then probes_per_hop SYNs per TTL.
+  std::vector<std::tuple<int, int, ProbeKind>> want = {{4, 0, ProbeKind::kTcpSyn},
+                                                       {4, 1, ProbeKind::kIcmpEcho}};
   for (int ttl = 1; ttl <= 4; ++ttl)
-    for (int a = 0; a < 3; ++a) want.emplace_back(ttl, a);
+    for (int a = 0; a < 3; ++a) want.emplace_back(ttl, ttl == 4 ? a + 2 : a, ProbeKind::kTcpSyn);
   EXPECT_EQ(order, want);
-  EXPECT_EQ(trace.probes_sent(), 12);
+  EXPECT_EQ(trace.probes_sent(), 14);
+}
+
+TEST(TraceTest, NoEchoWithoutPingOrEcho) {
+  for (auto [echo, ping] : {std::pair{false, true}, std::pair{true, false}}) {
+    TraceSettings s = Settings(4);
+    s.echo = echo;
+    s.ping = ping;
+    Trace trace(s, TimePoint{});
+    int echoes = 0;
+    while (auto p = trace.NextProbe()) {
+      echoes += p->kind == ProbeKind::kIcmpEcho;
+      trace.OnSent(*p, TimePoint{});
+    }
+    EXPECT_EQ(echoes, 0) << echo << ping;
+    EXPECT_FALSE(trace.PingResult(kDest)) << echo << ping;
+  }
 }
 
 TEST(TraceTest, FirstHopSkipsLowerTtls) {
-  TraceSettings s = Settings(6);
+  TraceSettings s = Settings(8);
   s.first_hop = 5;
   s.probes_per_hop = 1;
   Trace trace(s, TimePoint{});
-  auto p = trace.NextProbe(TimePoint{});
-  ASSERT_TRUE(p);
-  EXPECT_EQ(p->ttl, 5);
+  std::vector<int> ttls;
+  while (auto p = trace.NextProbe()) {
+    ttls.push_back(p->ttl);
+    trace.OnSent(*p, TimePoint{});
+  }
+  EXPECT_EQ(ttls, (std::vector<int>{8, 8, 5, 6, 7, 8}));
 }
 
 TEST(TraceTest, TerminalReplyCancelsHigherTtls) {
   Trace trace(Settings(30), TimePoint{});
-  for (int i = 0; i < 4; ++i) trace.OnSent(*trace.NextProbe(TimePoint{}), TimePoint{});  // 1,1,1,2
-  // The destination is one hop away: TTL 2's first probe got its SYN-ACK.
-  ASSERT_EQ(trace.OnReply(2, 0, Tcp(ReplyType::kSynAck), kDest, At(1ms)),
+  // SYN@30, echo@30, then TTL 1 three times and TTL 2 once.
+  for (int i = 0; i < 6; ++i) trace.OnSent(*trace.NextProbe(), TimePoint{});
+  // The destination is two hops away: TTL 2's first probe got its SYN-ACK.
+  ASSERT_EQ(trace.OnReply(2, 0, Tcp(ReplyType::kSynAck, 2), kDest, At(1ms)),
             Trace::ReplyStatus::kAccepted);
   std::vector<int> rest;
-  while (auto p = trace.NextProbe(At(1ms))) {
+  while (auto p = trace.NextProbe()) {
     rest.push_back(p->ttl);
     trace.OnSent(*p, At(1ms));
   }
-  EXPECT_EQ(rest, (std::vector<int>{2, 2}));  // TTL 2 completes its probes; 3..30 are never sent
-  EXPECT_EQ(trace.probes_sent(), 6);
+  EXPECT_EQ(rest, (std::vector<int>{2, 2}));  // TTL 2 completes its probes; 3..5 are never sent
+  EXPECT_EQ(trace.probes_sent(), 8);
 }
 
-TEST(TraceTest, ConcludesAfterOneRoundTripWhenEveryHopAndTheDestinationAnswer) {
+TEST(TraceTest, ConcludesInTwoRoundTripsWhenEveryHopAndTheDestinationAnswer) {
   Driver d(Settings(), Chain(7, ReplyType::kSynAck));
   TraceResult r = d.Run();
   EXPECT_EQ(r.outcome, Outcome::kOpen);
@@ -196,14 +322,35 @@ TEST(TraceTest, ConcludesAfterOneRoundTripWhenEveryHopAndTheDestinationAnswer) {
   EXPECT_EQ(r.last_responding_hop->ttl, 7);
   EXPECT_EQ(r.last_responding_hop->address, kDest);
   EXPECT_FALSE(r.blocked_hop);
+  EXPECT_TRUE(r.blocked_hop_confirmed);
   ASSERT_EQ(r.hops.size(), 7u);
   EXPECT_EQ(r.hops[0].address, kHop[1]);
   EXPECT_EQ(r.hops[6].reply, HopReply::kSynAck);
   EXPECT_EQ(r.retry_rounds, 0);
-  // One 10 ms round trip, not a 1 s timeout.
-  EXPECT_EQ(d.finished_at, At(10ms));
+  // The first round trip brings hops 1..5 and the destination's distance, the
+  // second the rest of the window: 20 ms, not a 1 s timeout.
+  EXPECT_EQ(d.finished_at, At(20ms));
   EXPECT_FALSE(d.trace().NextDeadline());
   EXPECT_EQ(Verdict(r), "port 443/tcp is open: 192.0.2.10 answered SYN-ACK at hop 7.");
+  // The ping side: the destination answered the echo at max_hops.
+  std::optional<TraceResult> ping = d.trace().PingResult(kDest);
+  ASSERT_TRUE(ping);
+  EXPECT_EQ(ping->outcome, Outcome::kOpen);
+  ASSERT_TRUE(ping->last_responding_hop);
+  EXPECT_EQ(ping->last_responding_hop->ttl, 7);
+}
+
+TEST(TraceTest, DiscoveryWindowGrowsPastAnswersAndStopsJustPastTheDestination) {
+  Driver d(Settings(), Chain(12, ReplyType::kRst));
+  TraceResult r = d.Run();
+  EXPECT_EQ(r.outcome, Outcome::kClosed);
+  EXPECT_EQ(r.last_responding_hop->ttl, 12);
+  // gap_limit (5) past each answer, but never further than one past the
+  // destination's distance (its reply TTL says 12): nothing between 14 and 29.
+  EXPECT_EQ(d.MaxSynTtlBelow(30), 13);
+  EXPECT_EQ(d.SentAt(30), 1);
+  // The destination's answer opens the window to 13 at once: two round trips.
+  EXPECT_EQ(d.finished_at, At(20ms));
 }
 
 TEST(TraceTest, SilentMiddleHopsDelayConclusionToOneTimeoutNotMore) {
@@ -216,57 +363,307 @@ TEST(TraceTest, SilentMiddleHopsDelayConclusionToOneTimeoutNotMore) {
   EXPECT_EQ(r.hops[3].answered(), 0);
   EXPECT_EQ(r.retry_rounds, 0);
   EXPECT_EQ(d.finished_at, At(1s));
+  EXPECT_EQ(d.trace().SilentPassedTtls(), (std::vector<int>{3, 4}));
 }
 
+// --- Filtered: confirming the silence ----------------------------------------
+
 TEST(TraceTest, SilenceAfterHopNIsFilteredAtHopN) {
-  // r5 drops the port: everything beyond TTL 5 is silent.
-  Path path = [](int ttl, int, TimePoint) -> std::optional<Answer> {
-    if (ttl <= 5) return Answer{TimeExceeded(kHop[ttl])};
-    return std::nullopt;
-  };
-  Driver d(Settings(), path);
+  // r5 drops the port: every SYN beyond TTL 5 is silent; ping goes on to hop 9.
+  Driver d(Settings(), FilteredAfterFive());
   TraceResult r = d.Run();
   EXPECT_EQ(r.outcome, Outcome::kFiltered);
   ASSERT_TRUE(r.last_responding_hop);
   ASSERT_TRUE(r.blocked_hop);
+  EXPECT_TRUE(r.blocked_hop_confirmed);
+  EXPECT_FALSE(r.unconfirmed_hop_ttl);
   EXPECT_EQ(r.last_responding_hop->ttl, 5);
   EXPECT_EQ(r.blocked_hop->ttl, 5);
   EXPECT_EQ(r.blocked_hop->address, Ip("198.51.100.18"));
   EXPECT_EQ(r.blocked_hop->address_class, AddressClass::kDocumentation);
-  // Hops up to gap_limit past the last answer are shown (as silent).
+  // Hops up to one past the destination's distance (9 by its echo reply) are shown.
   EXPECT_EQ(r.hops.size(), 10u);
-  // Every hop up to 5 answered in full, so one re-probe round of TTLs 6..10 that
-  // stays silent is enough: about two timeouts in all.
+  EXPECT_EQ(d.SentAt(11), 0);
+  // One confirmation round: two control groups at TTL 6 both showed "SYN silent,
+  // SYN at hop 5 answered, echo at 6 answered". About two timeouts in all.
   EXPECT_EQ(r.retry_rounds, 1);
-  for (int ttl = 6; ttl <= 10; ++ttl) EXPECT_EQ(d.SentAt(ttl), 4) << ttl;
-  EXPECT_EQ(d.SentAt(11), 3);
-  EXPECT_EQ(d.finished_at, At(2s));
+  EXPECT_EQ(d.GroupsFor(6), 2);
+  // (TTLs 6..10 went out with the second wave, 10 ms in.)
+  EXPECT_EQ(d.finished_at, At(2010ms));
   std::string v = Verdict(r);
-  EXPECT_NE(v.find("hop 5 (198.51.100.18"), std::string::npos) << v;
+  EXPECT_NE(v.find("silently dropped after hop 5 (198.51.100.18"), std::string::npos) << v;
+}
+
+TEST(TraceTest, FilteredAfterHopFiveBeforeAKnownRouterIsConfirmedByTwoControlGroups) {
+  Driver d(Settings(), FilteredAfterFive());
+  d.book.RecordAnswer(false, 6, TimePoint{});  // hop 6 answers other traces
+  TraceResult r = d.Run();
+  EXPECT_EQ(r.outcome, Outcome::kFiltered);
+  ASSERT_TRUE(r.blocked_hop);
+  EXPECT_EQ(r.blocked_hop->ttl, 5);
+  EXPECT_EQ(r.blocked_hop->address, kHop[5]);
+  EXPECT_TRUE(r.blocked_hop_confirmed);
+  EXPECT_FALSE(r.unconfirmed_hop_ttl);
+  EXPECT_EQ(d.GroupsFor(6), 2);
+  EXPECT_EQ(d.SentAt(6, ProbeKind::kIcmpEcho), 2);
+  EXPECT_EQ(d.trace().confirm_rounds(), 1);
+  // The echo controls are the ping side's, not hops of the TCP trace.
+  EXPECT_EQ(r.hops[5].probes.size(), 5u);  // three of the wave and one per group
+  EXPECT_FALSE(r.hops[5].address);
+}
+
+TEST(TraceTest, OneVouchedSilenceIsNotEnough) {
+  // Router 6 misses the second control echo of the first round (a policer that
+  // refills in steps): TTL 6 has one vouched silence and is asked again.
+  auto echoes_at_6 = std::make_shared<int>(0);
+  Path path = [echoes_at_6](int ttl, int attempt, ProbeKind kind,
+                            TimePoint sent) -> std::optional<Answer> {
+    if (kind == ProbeKind::kIcmpEcho && ttl == 6 && ++*echoes_at_6 == 2) return std::nullopt;
+    return FilteredAfterFive()(ttl, attempt, kind, sent);
+  };
+  Driver d(Settings(), path);
+  d.book.RecordAnswer(false, 6, TimePoint{});
+  TraceResult r = d.Run();
+  EXPECT_EQ(r.outcome, Outcome::kFiltered);
+  ASSERT_TRUE(r.blocked_hop);
+  EXPECT_EQ(r.blocked_hop->ttl, 5);
+  EXPECT_TRUE(r.blocked_hop_confirmed);
+  EXPECT_EQ(r.retry_rounds, 2);
+  EXPECT_EQ(d.GroupsFor(6), 4);
+  EXPECT_TRUE(d.waits.empty());  // answers came back: no policer wait
 }
 
 TEST(TraceTest, SilentMiddleHopsThenAnswersPointsAtTheLaterHop) {
-  Path path = [](int ttl, int, TimePoint) -> std::optional<Answer> {
-    if (ttl == 3 || ttl == 4 || ttl > 6) return std::nullopt;
+  Path path = [](int ttl, int, ProbeKind kind, TimePoint) -> std::optional<Answer> {
+    if (ttl == 3 || ttl == 4) return std::nullopt;
+    if (kind == ProbeKind::kIcmpEcho) return Ping(ttl, 10);
+    if (ttl > 6) return std::nullopt;
     return Answer{TimeExceeded(kHop[ttl])};
   };
   Driver d(Settings(), path);
   TraceResult r = d.Run();
   EXPECT_EQ(r.outcome, Outcome::kFiltered);
   EXPECT_EQ(r.last_responding_hop->ttl, 6);
+  ASSERT_TRUE(r.blocked_hop);
   EXPECT_EQ(r.blocked_hop->ttl, 6);
   EXPECT_EQ(r.blocked_hop->address, kHop[6]);
-  // The silent hops before the last answer suggest lost replies: the stretch after
-  // hop 6 is re-probed max_retries times before giving up.
-  EXPECT_EQ(r.retry_rounds, 3);
+  EXPECT_TRUE(r.blocked_hop_confirmed);
+  EXPECT_EQ(r.retry_rounds, 1);
+  EXPECT_EQ(d.GroupsFor(7), 2);
 }
+
+// Hop 5 polices ICMP: it answers nothing in the first wave (its tokens went to other
+// traffic), then one message per second. Beyond hop 5 the port is dropped; ping
+// goes on to hop 9.
+Path PolicedHopFive() {
+  auto last = std::make_shared<std::optional<TimePoint>>();
+  return [last](int ttl, int, ProbeKind kind, TimePoint sent) -> std::optional<Answer> {
+    if (ttl == 5) {
+      if (sent < At(1s) || (*last && sent - **last < 1s)) return std::nullopt;
+      *last = sent;
+      return Answer{TimeExceeded(kHop[5])};
+    }
+    if (kind == ProbeKind::kIcmpEcho) return Ping(ttl, 9);
+    if (ttl < 5) return Answer{TimeExceeded(kHop[ttl])};
+    return std::nullopt;
+  };
+}
+
+TEST(TraceTest, RateLimitedLastHopIsFoundAndThenConfirmedNotHopBeforeIt) {
+  // Without confirmation rounds hop 4 would be the last answer; the trace may not
+  // blame it, and with rounds it finds hop 5 and confirms the silence after it.
+  TraceSettings no_retries = Settings();
+  no_retries.max_retries = 0;
+  Driver quick(no_retries, PolicedHopFive());
+  TraceResult without = quick.Run();
+  EXPECT_EQ(without.outcome, Outcome::kFiltered);
+  EXPECT_FALSE(without.blocked_hop);
+  EXPECT_FALSE(without.blocked_hop_confirmed);
+  EXPECT_EQ(without.unconfirmed_hop_ttl, 5);
+  EXPECT_EQ(without.last_responding_hop->ttl, 4);
+  EXPECT_NE(Verdict(without).find("not confirmed"), std::string::npos) << Verdict(without);
+
+  Driver d(Settings(), PolicedHopFive());
+  TraceResult with = d.Run();
+  EXPECT_EQ(with.outcome, Outcome::kFiltered);
+  ASSERT_TRUE(with.blocked_hop);
+  EXPECT_EQ(with.blocked_hop->ttl, 5);
+  EXPECT_EQ(with.blocked_hop->address, kHop[5]);
+  EXPECT_TRUE(with.blocked_hop_confirmed);
+  EXPECT_NE(Verdict(with).find("hop 5 (198.51.100.18"), std::string::npos);
+  // Round 1 finds hop 5; hop 5 then vouches for one group a second.
+  EXPECT_EQ(with.retry_rounds, 3);
+  EXPECT_LE(with.retry_rounds, TraceSettings{}.max_rounds);
+}
+
+TEST(TraceTest, PolicedRoutersAfterTheLastHopLeaveTheBlockUnconfirmed) {
+  // Filtered after hop 5; hop 6 is a router known to answer, but from the end of
+  // the first wave on, routers 5 and beyond have no ICMP budget left, so no control
+  // can be answered. The destination does not answer ping.
+  Path path = [](int ttl, int, ProbeKind kind, TimePoint sent) -> std::optional<Answer> {
+    if (ttl <= 4) return Answer{TimeExceeded(kHop[ttl])};
+    if (ttl == 5 && kind == ProbeKind::kTcpSyn && sent < At(1s))
+      return Answer{TimeExceeded(kHop[5])};
+    return std::nullopt;
+  };
+  Driver d(Settings(), path);
+  d.book.RecordAnswer(false, 6, TimePoint{});
+  TraceResult r = d.Run();
+  EXPECT_EQ(r.outcome, Outcome::kFiltered);
+  EXPECT_FALSE(r.blocked_hop);  // neither hop 5 nor, worse, hop 4 or earlier
+  EXPECT_FALSE(r.blocked_hop_confirmed);
+  EXPECT_EQ(r.unconfirmed_hop_ttl, 6);
+  ASSERT_TRUE(r.last_responding_hop);
+  EXPECT_EQ(r.last_responding_hop->ttl, 5);
+  EXPECT_EQ(r.retry_rounds, TraceSettings{}.max_retries);
+  EXPECT_EQ(d.waits.size(), static_cast<std::size_t>(TraceSettings{}.max_retries - 1));
+  std::string v = Verdict(r);
+  EXPECT_NE(v.find("hop 6 stayed silent"), std::string::npos) << v;
+  EXPECT_NE(v.find("not confirmed"), std::string::npos) << v;
+}
+
+TEST(TraceTest, WithoutEchoASilenceAfterAKnownRouterStaysUnconfirmed) {
+  TraceSettings s = Settings();
+  s.echo = false;
+  Driver d(s, FilteredAfterFive());
+  d.book.RecordAnswer(false, 6, TimePoint{});
+  TraceResult r = d.Run();
+  EXPECT_EQ(r.outcome, Outcome::kFiltered);
+  EXPECT_FALSE(r.blocked_hop);
+  EXPECT_FALSE(r.blocked_hop_confirmed);
+  EXPECT_EQ(r.unconfirmed_hop_ttl, 6);
+  EXPECT_EQ(d.SentAt(30, ProbeKind::kIcmpEcho) + d.SentAt(6, ProbeKind::kIcmpEcho), 0);
+  EXPECT_FALSE(d.trace().PingResult(kDest));
+}
+
+// Router 5 rejects the port with !X (time-exceeded at TTL 5, !X for TTL >= 6, quoting
+// the TTL left after its decrement). Its errors share one budget: drained by other
+// traffic in the first wave (its time-exceeded for TTL 5 got through just before),
+// then `refill` tokens a second. ICMP echo passes r5 to routers 6.. and the
+// destination at 9, which answer it when `beyond_answers`.
+Path PolicedProhibitedAtFive(double refill, bool beyond_answers) {
+  auto bucket = std::make_shared<Bucket>(Bucket{0, 1, refill, At(1s)});
+  return [=](int ttl, int, ProbeKind kind, TimePoint sent) -> std::optional<Answer> {
+    if (ttl < 5) return Answer{TimeExceeded(kHop[ttl])};
+    if (ttl == 5) {
+      if (kind == ProbeKind::kTcpSyn && sent < At(1s)) return Answer{TimeExceeded(kHop[5])};
+      if (sent < At(1s) || !bucket->Take(sent)) return std::nullopt;
+      return Answer{TimeExceeded(kHop[5])};
+    }
+    if (kind == ProbeKind::kTcpSyn) {
+      if (sent < At(1s) || !bucket->Take(sent)) return std::nullopt;
+      return Answer{Unreachable(kHop[5], 13, ttl - 5)};
+    }
+    if (!beyond_answers) return std::nullopt;
+    return Ping(ttl, 9);
+  };
+}
+
+TEST(TraceTest, PolicedRejectsAreNotReadAsAConfirmedFilter) {
+  struct Case {
+    bool r6_known;        // hop 6 is in the HopBook
+    bool beyond_answers;  // routers 6.. and the destination answer echoes
+  };
+  // Unknown and silent beyond: the first round is silent throughout, which must
+  // not make TTLs 6.. "silent routers" and hop 5 a confirmed filter.
+  for (Case c : {Case{true, true}, Case{false, false}, Case{true, false}}) {
+    SCOPED_TRACE(::testing::Message()
+                 << "r6 known " << c.r6_known << ", answers beyond " << c.beyond_answers);
+    Driver d(Settings(), PolicedProhibitedAtFive(1, c.beyond_answers));
+    if (c.r6_known) d.book.RecordAnswer(false, 6, TimePoint{});
+    TraceResult r = d.Run();
+    // The control SYN at hop 5 found r5's budget as empty as the SYN at 6 did, so
+    // the silence is never vouched for; r5's budget refills and a later !X gets
+    // through.
+    EXPECT_EQ(r.outcome, Outcome::kProhibited);
+    ASSERT_TRUE(r.blocked_hop);
+    EXPECT_EQ(r.blocked_hop->ttl, 5);
+    EXPECT_EQ(r.blocked_hop->address, kHop[5]);
+    EXPECT_EQ(r.marker, "!X");
+  }
+}
+
+TEST(TraceTest, RejectsPolicedForGoodAreUnconfirmedNotFiltered) {
+  // r5's budget never refills: no !X ever arrives, and no control SYN at hop 5 is
+  // answered either. Hop 6 answers every echo, so every round makes "progress"
+  // and the trace runs to max_rounds.
+  Driver d(Settings(), PolicedProhibitedAtFive(0, true));
+  d.book.RecordAnswer(false, 6, TimePoint{});
+  TraceResult r = d.Run();
+  EXPECT_EQ(r.outcome, Outcome::kFiltered);
+  EXPECT_FALSE(r.blocked_hop);
+  EXPECT_FALSE(r.blocked_hop_confirmed);
+  EXPECT_EQ(r.unconfirmed_hop_ttl, 6);
+  EXPECT_EQ(r.retry_rounds, TraceSettings{}.max_rounds);
+}
+
+TEST(TraceTest, KnownSilentRoutersBetweenTheLastHopAndAConfirmedTtlAreSkipped) {
+  // Router 6 never sends time-exceeded (other traces passed it silently three
+  // times); the silence after hop 5 is confirmed at TTL 7 without asking 6.
+  Path path = [](int ttl, int attempt, ProbeKind kind, TimePoint sent) -> std::optional<Answer> {
+    if (ttl == 6) return std::nullopt;
+    return FilteredAfterFive()(ttl, attempt, kind, sent);
+  };
+  Driver d(Settings(), path);
+  for (int i = 0; i < HopBook::kSilentPasses; ++i) d.book.RecordSilentPass(false, 6, TimePoint{});
+  ASSERT_TRUE(d.book.KnownSilent(false, 6, TimePoint{}));
+  TraceResult r = d.Run();
+  EXPECT_EQ(r.outcome, Outcome::kFiltered);
+  ASSERT_TRUE(r.blocked_hop);
+  EXPECT_EQ(r.blocked_hop->ttl, 5);
+  EXPECT_TRUE(r.blocked_hop_confirmed);
+  EXPECT_EQ(r.retry_rounds, 1);
+  EXPECT_EQ(d.SentAt(6, ProbeKind::kIcmpEcho), 0);
+  EXPECT_EQ(d.GroupsFor(7), 2);
+}
+
+TEST(TraceTest, UnknownSilentTtlsNeedTwoSilentRoundsToCountAsSilentRouters) {
+  // Router 6 never answers and nobody knows it; router 5 polices the controls of
+  // rounds 1 and 2 (its budget is back from 2.5 s on). Only after two rounds in
+  // which TTL 6's groups stayed silent is 6 a silent router; then TTL 7's vouched
+  // silences confirm the block after hop 5.
+  Path path = [](int ttl, int attempt, ProbeKind kind, TimePoint sent) -> std::optional<Answer> {
+    if (ttl == 6) return std::nullopt;
+    if (ttl == 5 && sent >= At(1s) && sent < At(2500ms)) return std::nullopt;
+    return FilteredAfterFive()(ttl, attempt, kind, sent);
+  };
+  Driver d(Settings(), path);
+  TraceResult r = d.Run();
+  EXPECT_EQ(r.outcome, Outcome::kFiltered);
+  ASSERT_TRUE(r.blocked_hop);
+  EXPECT_EQ(r.blocked_hop->ttl, 5);
+  EXPECT_TRUE(r.blocked_hop_confirmed);
+  EXPECT_EQ(r.retry_rounds, 3);
+  EXPECT_EQ(d.GroupsFor(6), 4);  // rounds 1 and 2 only
+}
+
+TEST(TraceTest, NoHopAnsweredAtAllConcludesAfterTwoSilentRounds) {
+  Driver d(Settings(),
+           [](int, int, ProbeKind, TimePoint) -> std::optional<Answer> { return std::nullopt; });
+  // After the wave and one silent round, a TTL nobody knows is not yet a silent
+  // router: the trace waits for the policer and asks again.
+  TraceResult r = d.Run();
+  EXPECT_EQ(r.outcome, Outcome::kFiltered);
+  EXPECT_FALSE(r.last_responding_hop);
+  EXPECT_FALSE(r.blocked_hop);
+  EXPECT_TRUE(r.blocked_hop_confirmed);
+  EXPECT_EQ(r.retry_rounds, 2);
+  ASSERT_EQ(d.waits.size(), 1u);
+  EXPECT_EQ(r.hops.size(), 5u);  // first_hop .. gap_limit
+  for (const Hop& h : r.hops) EXPECT_FALSE(h.address);
+  // Without a last hop a group is the SYN at t and the echo at t.
+  EXPECT_EQ(d.SentAt(1, ProbeKind::kIcmpEcho), 4);
+  EXPECT_NE(Verdict(r).find("no hop answered at all"), std::string::npos);
+}
+
+// --- Prohibited and unreachable ----------------------------------------------
 
 TEST(TraceTest, ProhibitedWhereTheRouterAnsweredTimeExceededOneTtlEarlier) {
   // The lab's "prohibited": r5 answers TTL 5 with time-exceeded and rejects TTL >= 6
-  // with !X, quoting the TTL left after its own decrement.
-  Path path = [](int ttl, int, TimePoint) -> std::optional<Answer> {
+  // with !X, quoting the TTL left after its own decrement. Ping passes (hop 8).
+  Path path = [](int ttl, int, ProbeKind kind, TimePoint) -> std::optional<Answer> {
     if (ttl == 3 || ttl == 4) return std::nullopt;
-    if (ttl <= 5) return Answer{TimeExceeded(kHop[ttl])};
+    if (ttl <= 5 || kind == ProbeKind::kIcmpEcho) return Ping(ttl, 8);
     return Answer{Unreachable(kHop[5], 13, ttl - 5)};
   };
   Driver d(Settings(), path);
@@ -280,8 +677,9 @@ TEST(TraceTest, ProhibitedWhereTheRouterAnsweredTimeExceededOneTtlEarlier) {
   EXPECT_EQ(r.blocked_hop->address, kHop[5]);
   ASSERT_EQ(r.hops.size(), 6u);
   EXPECT_EQ(r.hops[5].marker, "!X");
-  EXPECT_EQ(d.SentAt(7), 3);  // sent in the first wave before the !X came back...
-  EXPECT_EQ(d.SentAt(20), 3);
+  EXPECT_EQ(d.SentAt(7), 3);   // sent in the second wave before the !X came back...
+  EXPECT_EQ(d.SentAt(30), 1);  // (the destination probe drew the first !X)
+  EXPECT_EQ(d.SentAt(20), 0);
   EXPECT_EQ(r.retry_rounds, 0);  // ...but nothing more after it
 }
 
@@ -290,9 +688,9 @@ TEST(TraceTest, ProhibitedByARouterThatNeverAnswersTimeExceeded) {
   // TTL-7 probes draw it, quoting TTL 2 (Linux quotes the TTL after its forwarding
   // decrement for a FORWARD reject, as captured in the lab). So r5's distance is
   // 7 - 2 = 5, its true hop, not the TTL 7 that drew the error.
-  Path path = [](int ttl, int, TimePoint) -> std::optional<Answer> {
+  Path path = [](int ttl, int, ProbeKind kind, TimePoint) -> std::optional<Answer> {
     if (ttl >= 3 && ttl <= 6) return std::nullopt;
-    if (ttl < 3) return Answer{TimeExceeded(kHop[ttl])};
+    if (ttl < 3 || kind == ProbeKind::kIcmpEcho) return Ping(ttl, 8);
     return Answer{Unreachable(kHop[5], 13, ttl - 5)};
   };
   Driver d(Settings(), path);
@@ -301,15 +699,15 @@ TEST(TraceTest, ProhibitedByARouterThatNeverAnswersTimeExceeded) {
   ASSERT_TRUE(r.blocked_hop);
   EXPECT_EQ(r.blocked_hop->ttl, 5);
   EXPECT_EQ(r.blocked_hop->address, kHop[5]);
-  // The silent TTL just before the error was asked once more.
-  EXPECT_EQ(d.SentAt(6), 4);
+  // The silent TTL where the quoted TTL puts the sender was asked once more.
+  EXPECT_EQ(d.SentAt(5), 4);
   EXPECT_EQ(r.retry_rounds, 1);
 }
 
 TEST(TraceTest, UnreachableSendersSilentHopIsAskedOnceMoreAndCanAnswer) {
   // !H from r6 for TTL >= 7; r6's time-exceeded for TTL 6 was policed in the wave
   // but answers the single re-probe: its distance is then 6, from that answer.
-  Path path = [](int ttl, int attempt, TimePoint) -> std::optional<Answer> {
+  Path path = [](int ttl, int attempt, ProbeKind, TimePoint) -> std::optional<Answer> {
     if (ttl == 3 || ttl == 4) return std::nullopt;
     if (ttl == 6) {
       if (attempt < 3) return std::nullopt;
@@ -322,16 +720,18 @@ TEST(TraceTest, UnreachableSendersSilentHopIsAskedOnceMoreAndCanAnswer) {
   TraceResult r = d.Run();
   EXPECT_EQ(r.outcome, Outcome::kUnreachable);
   EXPECT_EQ(r.marker, "!H");
+  ASSERT_TRUE(r.blocked_hop);
   EXPECT_EQ(r.blocked_hop->ttl, 6);
   EXPECT_EQ(r.blocked_hop->address, kHop[6]);
   EXPECT_EQ(r.hops[5].address, kHop[6]);
+  EXPECT_EQ(d.SentAt(6), 4);
   EXPECT_NE(Verdict(r).find("host unreachable (!H)"), std::string::npos);
 }
 
 TEST(TraceTest, NetUnreachableQuotingTheTtlBeforeTheDecrement) {
   // The lab's v4 "net_unreach": r6 has no route and answers every TTL >= 6 with !N
   // quoting TTL 1 for probe TTL 6 (before its decrement).
-  Path path = [](int ttl, int, TimePoint) -> std::optional<Answer> {
+  Path path = [](int ttl, int, ProbeKind, TimePoint) -> std::optional<Answer> {
     if (ttl == 3 || ttl == 4) return std::nullopt;
     if (ttl < 6) return Answer{TimeExceeded(kHop[ttl])};
     return Answer{Unreachable(kHop[6], 0, ttl - 5)};
@@ -340,29 +740,37 @@ TEST(TraceTest, NetUnreachableQuotingTheTtlBeforeTheDecrement) {
   TraceResult r = d.Run();
   EXPECT_EQ(r.outcome, Outcome::kUnreachable);
   EXPECT_EQ(r.marker, "!N");
+  ASSERT_TRUE(r.blocked_hop);
   EXPECT_EQ(r.blocked_hop->ttl, 6);
   EXPECT_EQ(r.blocked_hop->address, kHop[6]);
 }
 
+// --- Bookkeeping -------------------------------------------------------------
+
 TEST(TraceTest, DuplicateRepliesAreCountedOnce) {
   Trace trace(Settings(2), TimePoint{});
-  while (auto p = trace.NextProbe(TimePoint{})) trace.OnSent(*p, TimePoint{});
+  // TTL 2: SYN 0, echo 1, SYN 2..4; TTL 1: SYN 0..2.
+  while (auto p = trace.NextProbe()) trace.OnSent(*p, TimePoint{});
   EXPECT_EQ(trace.OnReply(1, 0, TimeExceeded(kHop[1]), kDest, At(5ms)),
             Trace::ReplyStatus::kAccepted);
   EXPECT_EQ(trace.OnReply(1, 0, TimeExceeded(kHop[1]), kDest, At(6ms)),
             Trace::ReplyStatus::kDuplicate);
   // A duplicate carrying a different answer does not overwrite the first one.
-  EXPECT_EQ(trace.OnReply(1, 0, Tcp(ReplyType::kSynAck), kDest, At(7ms)),
+  EXPECT_EQ(trace.OnReply(1, 0, Tcp(ReplyType::kSynAck, 2), kDest, At(7ms)),
             Trace::ReplyStatus::kDuplicate);
   for (std::uint8_t a : {1, 2}) trace.OnReply(1, a, TimeExceeded(kHop[1]), kDest, At(5ms));
-  for (std::uint8_t a : {0, 1, 2}) trace.OnReply(2, a, Tcp(ReplyType::kSynAck), kDest, At(5ms));
-  trace.OnTick(At(5ms));
-  ASSERT_EQ(trace.state(), TraceState::kDone);
+  for (std::uint8_t a : {0, 2, 3, 4})
+    trace.OnReply(2, a, Tcp(ReplyType::kSynAck, 2), kDest, At(5ms));
+  EXPECT_EQ(trace.OnReply(2, 1, EchoReply(2), kDest, At(5ms)), Trace::ReplyStatus::kAccepted);
+  EXPECT_EQ(trace.OnReply(2, 1, EchoReply(2), kDest, At(6ms)), Trace::ReplyStatus::kDuplicate);
+  trace.OnTick(At(5ms), HopBook{}, false);
+  ASSERT_TRUE(trace.done());
   TraceResult r;
   trace.FillResult(kDest, r);
   EXPECT_EQ(r.hops[0].answered(), 3);
   EXPECT_EQ(r.hops[0].reply, HopReply::kTimeExceeded);
   EXPECT_DOUBLE_EQ(*r.hops[0].probes[0].rtt_ms, 5.0);
+  EXPECT_EQ(r.hops[1].answered(), 4);  // the SYNs only
   EXPECT_EQ(r.outcome, Outcome::kOpen);
   EXPECT_EQ(r.last_responding_hop->ttl, 2);
 }
@@ -371,9 +779,9 @@ TEST(TraceTest, RepliesForProbesNeverSentAreRejected) {
   TraceSettings s = Settings(5);
   s.first_hop = 2;
   Trace trace(s, TimePoint{});
-  trace.OnSent(*trace.NextProbe(TimePoint{}), TimePoint{});  // TTL 2, attempt 0 only
-  auto te = TimeExceeded(kHop[2]);
-  EXPECT_EQ(trace.OnReply(2, 1, te, kDest, At(1ms)),
+  trace.OnSent(*trace.NextProbe(), TimePoint{});  // SYN at TTL 5, attempt 0 only
+  auto te = TimeExceeded(kHop[5]);
+  EXPECT_EQ(trace.OnReply(5, 1, te, kDest, At(1ms)),
             Trace::ReplyStatus::kUnknownProbe);  // not yet sent
   EXPECT_EQ(trace.OnReply(3, 0, te, kDest, At(1ms)), Trace::ReplyStatus::kUnknownProbe);
   EXPECT_EQ(trace.OnReply(1, 0, te, kDest, At(1ms)),
@@ -383,120 +791,118 @@ TEST(TraceTest, RepliesForProbesNeverSentAreRejected) {
   EXPECT_EQ(trace.OnReply(0, 0, te, kDest, At(1ms)), Trace::ReplyStatus::kUnknownProbe);
   EXPECT_EQ(trace.OnReply(255, 255, te, kDest, At(1ms)), Trace::ReplyStatus::kUnknownProbe);
   // A SYN-ACK "from" a router cannot mean the destination was reached.
-  EXPECT_EQ(trace.OnReply(2, 0, Tcp(ReplyType::kSynAck, kHop[2]), kDest, At(1ms)),
+  EXPECT_EQ(trace.OnReply(5, 0, Tcp(ReplyType::kSynAck, 5, kHop[2]), kDest, At(1ms)),
             Trace::ReplyStatus::kUnknownProbe);
-  EXPECT_EQ(trace.OnReply(2, 0, te, kDest, At(1ms)), Trace::ReplyStatus::kAccepted);
+  // An answer about an echo cannot answer a SYN.
+  EXPECT_EQ(trace.OnReply(5, 0, EchoReply(5), kDest, At(1ms)), Trace::ReplyStatus::kUnknownProbe);
+  Reply echo_te = te;
+  echo_te.probe.protocol = packet::kProtoIcmp;
+  EXPECT_EQ(trace.OnReply(5, 0, echo_te, kDest, At(1ms)), Trace::ReplyStatus::kUnknownProbe);
+  EXPECT_EQ(trace.OnReply(5, 0, te, kDest, At(1ms)), Trace::ReplyStatus::kAccepted);
+  // ...nor one about a SYN an echo.
+  trace.OnSent(*trace.NextProbe(), TimePoint{});  // echo at TTL 5, attempt 1
+  EXPECT_EQ(trace.OnReply(5, 1, Tcp(ReplyType::kSynAck, 5), kDest, At(1ms)),
+            Trace::ReplyStatus::kUnknownProbe);
+  EXPECT_EQ(trace.OnReply(5, 1, EchoReply(5), kDest, At(1ms)), Trace::ReplyStatus::kAccepted);
 }
 
 TEST(TraceTest, ProbesThatFailedToSendCountAsSilentAndCannotBeCredited) {
   TraceSettings s = Settings(2);
   s.probes_per_hop = 1;
+  s.echo = false;
   Trace trace(s, TimePoint{});
-  trace.OnSendFailed(*trace.NextProbe(TimePoint{}));         // TTL 1
-  trace.OnSent(*trace.NextProbe(TimePoint{}), TimePoint{});  // TTL 2
-  EXPECT_EQ(trace.probes_sent(), 1);
-  EXPECT_EQ(trace.OnReply(1, 0, TimeExceeded(kHop[1]), kDest, At(1ms)),
+  trace.OnSendFailed(*trace.NextProbe());         // SYN at TTL 2, attempt 0
+  trace.OnSent(*trace.NextProbe(), TimePoint{});  // TTL 1
+  trace.OnSent(*trace.NextProbe(), TimePoint{});  // TTL 2, attempt 1
+  EXPECT_FALSE(trace.NextProbe());
+  EXPECT_EQ(trace.probes_sent(), 2);
+  EXPECT_EQ(trace.OnReply(2, 0, Tcp(ReplyType::kSynAck, 2), kDest, At(1ms)),
             Trace::ReplyStatus::kUnknownProbe);
-  EXPECT_EQ(trace.OnReply(2, 0, Tcp(ReplyType::kSynAck), kDest, At(1ms)),
+  EXPECT_EQ(trace.OnReply(1, 0, TimeExceeded(kHop[1]), kDest, At(1ms)),
             Trace::ReplyStatus::kAccepted);
-  trace.OnTick(At(1ms));
-  EXPECT_EQ(trace.state(), TraceState::kDone);
+  EXPECT_EQ(trace.OnReply(2, 1, Tcp(ReplyType::kSynAck, 2), kDest, At(1ms)),
+            Trace::ReplyStatus::kAccepted);
+  trace.OnTick(At(1ms), HopBook{}, false);
+  EXPECT_TRUE(trace.done());
 }
 
-// Hop 5 polices ICMP: it answers nothing in the first wave (its tokens went to other
-// traffic), then one probe per second. Beyond hop 5 the port is dropped.
-Path PolicedHopFive() {
-  return [last = std::optional<TimePoint>()](int ttl, int,
-                                             TimePoint sent) mutable -> std::optional<Answer> {
-    if (ttl < 5) return Answer{TimeExceeded(kHop[ttl])};
-    if (ttl > 5) return std::nullopt;
-    if (sent < At(1s) || (last && sent - *last < 1s)) return std::nullopt;
-    last = sent;
-    return Answer{TimeExceeded(kHop[5])};
+// A path where routers 1..5 answer only in the first wave (policed from then on),
+// hop 6 is a router known to answer and nothing answers controls: every round is
+// silent until the budget of silent rounds runs out.
+Path SilentAfterTheWave() {
+  return [](int ttl, int, ProbeKind kind, TimePoint sent) -> std::optional<Answer> {
+    if (ttl <= 5 && kind == ProbeKind::kTcpSyn && sent < At(1s))
+      return Answer{TimeExceeded(kHop[ttl])};
+    return std::nullopt;
   };
 }
 
-TEST(TraceTest, RetryThatRecoversARateLimitedHopChangesTheVerdict) {
-  TraceSettings no_retries = Settings();
-  no_retries.max_retries = 0;
-  TraceResult without = Driver(no_retries, PolicedHopFive()).Run();
-  EXPECT_EQ(without.blocked_hop->ttl, 4);  // the wrong hop: r5 was merely rate limited
-
-  Driver d(Settings(), PolicedHopFive());
-  TraceResult with = d.Run();
-  EXPECT_EQ(with.outcome, Outcome::kFiltered);
-  ASSERT_TRUE(with.blocked_hop);
-  EXPECT_EQ(with.blocked_hop->ttl, 5);
-  EXPECT_EQ(with.blocked_hop->address, kHop[5]);
-  EXPECT_NE(Verdict(with), Verdict(without));
-  EXPECT_NE(Verdict(with).find("hop 5 (198.51.100.18"), std::string::npos);
-  // The recovering round does not count against max_retries.
-  EXPECT_GT(with.retry_rounds, 3);
-  EXPECT_LE(with.retry_rounds, TraceSettings{}.max_rounds);
-}
-
-TEST(TraceTest, NoHopAnsweredGetsTwiceThePatience) {
-  Driver d(Settings(), [](int, int, TimePoint) -> std::optional<Answer> { return std::nullopt; });
-  TraceResult r = d.Run();
-  EXPECT_EQ(r.outcome, Outcome::kFiltered);
-  EXPECT_FALSE(r.last_responding_hop);
-  EXPECT_FALSE(r.blocked_hop);
-  EXPECT_EQ(r.retry_rounds, 2 * TraceSettings{}.max_retries);
-  EXPECT_EQ(r.hops.size(), 5u);  // first_hop .. gap_limit
-  for (const Hop& h : r.hops) EXPECT_FALSE(h.address);
-  EXPECT_NE(Verdict(r).find("no hop answered at all"), std::string::npos);
-}
-
-TEST(TraceTest, BackoffDoublesUpToFourTimesWithJitterAndNextDeadlineSaysWhen) {
+TEST(TraceTest, PolicerWaitDoublesUpToFourTimesWithJitterAndNextDeadlineSaysWhen) {
   TraceSettings s = Settings(10);
   s.retry_backoff = 1s;
-  Driver d(s, [](int, int, TimePoint) -> std::optional<Answer> { return std::nullopt; });
-  d.Run();
-  // Round starts: the wave at 0, then one round per timeout or backoff.
-  std::vector<TimePoint> starts;
-  for (const Sent& x : d.sent)
-    if (starts.empty() || x.at != starts.back()) starts.push_back(x.at);
-  ASSERT_EQ(starts.size(), 7u);  // the wave and 6 retry rounds
-  EXPECT_EQ(starts[1], At(1s));  // the first re-probe follows the timeout at once
-  ASSERT_EQ(d.backoffs.size(), 5u);
+  s.max_retries = 6;
+  Driver d(s, SilentAfterTheWave());
+  d.book.RecordAnswer(false, 6, TimePoint{});
+  TraceResult r = d.Run();
+  EXPECT_FALSE(r.blocked_hop_confirmed);
+  std::vector<TimePoint> starts = d.RoundStarts();
+  ASSERT_EQ(starts.size(), 6u);
+  // The first round follows the timeout of the wave's last probes (10 ms in) at once.
+  EXPECT_EQ(starts[0], At(1010ms));
+  ASSERT_EQ(d.waits.size(), 5u);
   const double factor[] = {1, 2, 4, 4, 4};
-  for (std::size_t i = 0; i < d.backoffs.size(); ++i) {
-    auto [entered, until] = d.backoffs[i];
+  for (std::size_t i = 0; i < d.waits.size(); ++i) {
+    auto [entered, until] = d.waits[i];
     double wait = std::chrono::duration<double>(until - entered).count();
     EXPECT_GE(wait, 0.75 * factor[i]) << i;
     EXPECT_LE(wait, 1.25 * factor[i]) << i;
     // NextDeadline named the moment the next round went out, and nothing was sent
     // while waiting.
-    EXPECT_EQ(starts[i + 2], until) << i;
-    EXPECT_EQ(entered, starts[i + 1] + s.timeout) << i;
+    EXPECT_EQ(starts[i + 1], until) << i;
+    EXPECT_EQ(entered, starts[i] + s.timeout) << i;
   }
+  for (const Sent& x : d.sent)
+    for (auto [entered, until] : d.waits) EXPECT_FALSE(x.at > entered && x.at < until);
 }
 
 TEST(TraceTest, JitterDiffersBetweenTraces) {
-  auto first_backoff = [](std::uint64_t seed) {
-    Driver d(
-        Settings(5), [](int, int, TimePoint) -> std::optional<Answer> { return std::nullopt; },
-        seed);
+  auto first_wait = [](std::uint64_t seed) {
+    Driver d(Settings(), SilentAfterTheWave(), seed);
+    d.book.RecordAnswer(false, 6, TimePoint{});
     d.Run();
-    return d.backoffs.at(0).second - d.backoffs.at(0).first;
+    return d.waits.at(0).second - d.waits.at(0).first;
   };
-  EXPECT_NE(first_backoff(1), first_backoff(2));
+  EXPECT_NE(first_wait(1), first_wait(2));
 }
 
 TEST(TraceTest, NextDeadlineIsTheEarliestOutstandingTimeout) {
-  TraceSettings s = Settings(2);
+  TraceSettings s = Settings(3);
   s.probes_per_hop = 1;
   s.timeout = 500ms;
+  s.echo = false;
   Trace trace(s, TimePoint{});
   EXPECT_FALSE(trace.NextDeadline());  // nothing outstanding yet
-  trace.OnSent(*trace.NextProbe(At(0ms)), At(0ms));
-  trace.OnSent(*trace.NextProbe(At(100ms)), At(100ms));
+  // SYN at 3 (the destination probe), then the window: 1, 2, 3.
+  trace.OnSent(*trace.NextProbe(), At(0ms));
+  for (int i = 0; i < 3; ++i) trace.OnSent(*trace.NextProbe(), At(100ms));
   EXPECT_EQ(trace.NextDeadline(), At(500ms));
-  trace.OnReply(1, 0, TimeExceeded(kHop[1]), kDest, At(20ms));
+  trace.OnReply(3, 0, TimeExceeded(kHop[3]), kDest, At(20ms));
   EXPECT_EQ(trace.NextDeadline(), At(600ms));
-  trace.OnTick(At(600ms));  // TTL 2 timed out: re-probe round queued at once
-  EXPECT_EQ(trace.state(), TraceState::kProbing);
-  EXPECT_TRUE(trace.NextProbe(At(600ms)));
+  trace.OnReply(1, 0, TimeExceeded(kHop[1]), kDest, At(120ms));
+  trace.OnReply(2, 0, TimeExceeded(kHop[2]), kDest, At(120ms));
+  trace.OnTick(At(599ms), HopBook{}, false);
+  EXPECT_EQ(trace.mode(), TraceMode::kDiscover);  // TTL 3's window probe still out
+  trace.OnTick(At(600ms), HopBook{}, false);
+  // Hop 3 answered: the window grew to max_hops and nothing is left to ask.
+  EXPECT_TRUE(trace.done());
+  EXPECT_FALSE(trace.NextDeadline());
+}
+
+TEST(TraceTest, ModesHaveNames) {
+  EXPECT_EQ(ToString(TraceMode::kDiscover), "discover");
+  EXPECT_EQ(ToString(TraceMode::kConfirm), "confirm");
+  EXPECT_EQ(ToString(TraceMode::kWaitPolicer), "wait_policer");
+  EXPECT_EQ(ToString(TraceMode::kDone), "done");
 }
 
 TEST(TraceTest, UnreachableMarkers) {
@@ -511,6 +917,62 @@ TEST(TraceTest, UnreachableMarkers) {
   EXPECT_EQ(UnreachableMarker(true, 4), "!P");  // port unreachable
   EXPECT_TRUE(IsProhibitedCode(true, 5));       // source address failed policy
   EXPECT_FALSE(IsProhibitedCode(false, 1));
+}
+
+// --- HopBook -----------------------------------------------------------------
+
+TEST(HopBookTest, AnAnswerIsRememberedForTenMinutesPerTtlAndFamily) {
+  HopBook book;
+  TimePoint t = At(1h);
+  EXPECT_FALSE(book.KnownAnswerer(false, 6, t));
+  book.RecordAnswer(false, 6, t);
+  EXPECT_TRUE(book.KnownAnswerer(false, 6, t));
+  EXPECT_TRUE(book.KnownAnswerer(false, 6, t + HopBook::kMemory - 1s));
+  EXPECT_FALSE(book.KnownAnswerer(false, 6, t + HopBook::kMemory));
+  EXPECT_FALSE(book.KnownAnswerer(true, 6, t));   // IPv6 TTL 6 is another router
+  EXPECT_FALSE(book.KnownAnswerer(false, 5, t));  // and so is TTL 5
+  EXPECT_FALSE(book.KnownAnswerer(false, 7, t));
+  // An older answer recorded late does not shorten the memory.
+  book.RecordAnswer(false, 6, t - 5min);
+  EXPECT_TRUE(book.KnownAnswerer(false, 6, t + HopBook::kMemory - 1s));
+}
+
+TEST(HopBookTest, SilentNeedsThreePassesRecentlyAndNoAnswer) {
+  HopBook book;
+  TimePoint t = At(1h);
+  for (int i = 1; i < HopBook::kSilentPasses; ++i) {
+    book.RecordSilentPass(true, 4, t);
+    EXPECT_FALSE(book.KnownSilent(true, 4, t)) << i;
+  }
+  book.RecordSilentPass(true, 4, t + 1s);
+  EXPECT_TRUE(book.KnownSilent(true, 4, t + 1s));
+  EXPECT_FALSE(book.KnownSilent(false, 4, t + 1s));
+  EXPECT_FALSE(book.KnownAnswerer(true, 4, t + 1s));
+  // Memory runs from the last silent pass.
+  EXPECT_TRUE(book.KnownSilent(true, 4, t + 1s + HopBook::kMemory - 1s));
+  EXPECT_FALSE(book.KnownSilent(true, 4, t + 1s + HopBook::kMemory));
+  // An answer makes it an answerer, and the silent passes start over.
+  book.RecordAnswer(true, 4, t + 2s);
+  EXPECT_FALSE(book.KnownSilent(true, 4, t + 2s));
+  EXPECT_TRUE(book.KnownAnswerer(true, 4, t + 2s));
+  TimePoint later = t + 2s + HopBook::kMemory;
+  book.RecordSilentPass(true, 4, later);
+  book.RecordSilentPass(true, 4, later);
+  EXPECT_FALSE(book.KnownSilent(true, 4, later));
+  book.RecordSilentPass(true, 4, later);
+  EXPECT_TRUE(book.KnownSilent(true, 4, later));
+}
+
+TEST(HopBookTest, ARecentAnswerOutweighsSilentPasses) {
+  HopBook book;
+  TimePoint t = At(1h);
+  book.RecordAnswer(false, 9, t);
+  for (int i = 0; i < 10; ++i) book.RecordSilentPass(false, 9, t + 1s);
+  // A policed router answers now and then: it is not a silent one.
+  EXPECT_TRUE(book.KnownAnswerer(false, 9, t + 1s));
+  EXPECT_FALSE(book.KnownSilent(false, 9, t + 1s));
+  // Once the answer is forgotten, the passes since it speak.
+  EXPECT_TRUE(book.KnownSilent(false, 9, t + HopBook::kMemory));
 }
 
 }  // namespace
