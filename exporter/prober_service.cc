@@ -13,6 +13,24 @@ namespace {
 // the ids of scheduled targets (round ids stay below 2^58).
 constexpr std::uint64_t kProbeRoundBit = std::uint64_t{1} << 57;
 
+io::FamilyFilter ToFilter(config::Family family) {
+  switch (family) {
+    case config::Family::kIpv4: return io::FamilyFilter::kIpv4;
+    case config::Family::kIpv6: return io::FamilyFilter::kIpv6;
+    case config::Family::kAny: break;
+  }
+  return io::FamilyFilter::kAny;
+}
+
+config::Family ToFamily(io::FamilyFilter filter) {
+  switch (filter) {
+    case io::FamilyFilter::kIpv4: return config::Family::kIpv4;
+    case io::FamilyFilter::kIpv6: return config::Family::kIpv6;
+    case io::FamilyFilter::kAny: break;
+  }
+  return config::Family::kAny;
+}
+
 std::string Describe(const probe::TraceResult& r) {
   std::string s(probe::ToString(r.outcome));
   if (r.blocked_hop)
@@ -66,7 +84,12 @@ ProberService::ProberService(ServiceOptions options, const config::Config& initi
       resolver_(resolver),
       engine_(options.engine, sender, source, clock),
       scheduler_(options.engine.seed + 7),
-      started_(clock.Now()) {
+      started_(clock.Now()),
+      // Captures the resolver, not the service: see Resolver.
+      dns_(options.dns, [&resolver](const std::string& host, io::FamilyFilter family,
+                                    std::string& error) {
+        return resolver.Resolve(host, ToFamily(family), error);
+      }) {
   SetConfiguredKeys(initial);
   pending_config_ = initial;
   shared_status_.timestamp =
@@ -173,15 +196,32 @@ bool ProberService::ApplyPending(probe::TimePoint now) {
   return true;
 }
 
-bool ProberService::StartRound(const TargetState& state, std::uint64_t round_id, int flows,
-                               probe::TraceResult& error_out) {
-  std::string error;
-  // Names are resolved again at every round, so an address change is noticed.
-  auto address = resolver_.Resolve(state.host, state.settings.family, error);
+ProberService::RoundStart ProberService::StartRound(const TargetState& state,
+                                                    std::uint64_t round_id, int flows,
+                                                    probe::Duration dns_max_age,
+                                                    probe::TraceResult& error_out) {
+  // An IP literal is traced as written: no DNS, no cache, no thread hop.
+  std::optional<packet::IpAddress> address = packet::IpAddress::Parse(state.host);
   if (!address) {
-    error_out = probe::MakeErrorResult(state.key, state.host, state.port, error);
-    return false;
+    // A name comes from the cache, so one slow name never stalls the loop (and
+    // every other target with it). Each round refreshes a name whose answer is
+    // not fresh, so an address change is noticed, one round later than by a
+    // lookup in the round itself; meanwhile the last known address is traced.
+    io::ForwardDnsAnswer answer =
+        dns_.Lookup(state.host, ToFilter(state.settings.family), dns_max_age);
+    switch (answer.state) {
+      case io::ForwardDnsAnswer::State::kAddress:
+        address = answer.address;
+        break;
+      case io::ForwardDnsAnswer::State::kPending:
+        return RoundStart::kDeferred;
+      case io::ForwardDnsAnswer::State::kFailed:
+      case io::ForwardDnsAnswer::State::kTimedOut:
+        error_out = probe::MakeErrorResult(state.key, state.host, state.port, answer.error);
+        return RoundStart::kFailed;
+    }
   }
+  std::string error;
   if (state.last && state.last->address && *state.last->address != *address)
     spdlog::info("{}: address changed from {} to {}", state.key, state.last->address->ToString(),
                  address->ToString());
@@ -190,7 +230,7 @@ bool ProberService::StartRound(const TargetState& state, std::uint64_t round_id,
     error_out = probe::MakeErrorResult(state.key, state.host, state.port,
                                        "no route from this host to " + address->ToString() + ": " + error);
     error_out.address = address;
-    return false;
+    return RoundStart::kFailed;
   }
   probe::TraceJob job;
   job.target = state.key;
@@ -203,47 +243,82 @@ bool ProberService::StartRound(const TargetState& state, std::uint64_t round_id,
   if (!rounds_.Start(engine_, job, round_id, flows)) {
     error_out = probe::MakeErrorResult(state.key, state.host, state.port,
                                        "too many traces at once for one engine");
-    return false;
+    return RoundStart::kFailed;
   }
-  return true;
+  return RoundStart::kStarted;
+}
+
+void ProberService::TryStart(PendingRound round, probe::TimePoint now) {
+  auto it = targets_.find(round.key);
+  if (round.request) {
+    if (it == targets_.end()) {
+      round.request->promise.set_value(ProbeNowError::kNotConfigured);
+      return;
+    }
+  } else if (it == targets_.end() || it->second.id != round.round_id) {
+    // Removed by a reload while deferred (its schedule went with it); a target
+    // re-created under the same key has its own schedule and rounds.
+    return;
+  }
+  // A deferred round takes any answer that came after it was deferred: were it
+  // held to dns_fresh_for, a loop turn slower than that would find each new
+  // failure already stale, queue yet another lookup, and wait forever.
+  probe::Duration max_age = options_.dns_fresh_for;
+  auto steady_now = std::chrono::steady_clock::now();
+  if (round.deferred_at) max_age = std::max(max_age, probe::Duration(steady_now - *round.deferred_at));
+  probe::TraceResult error;
+  // Settings as of now: a reload may have changed them while it was deferred.
+  int flows = round.request ? 1 : it->second.settings.flows;
+  switch (StartRound(it->second, round.round_id, flows, max_age, error)) {
+    case RoundStart::kStarted:
+      if (round.request) running_probes_[round.round_id] = std::move(round.request);
+      else running_[round.round_id] = round.key;
+      return;
+    case RoundStart::kDeferred:
+      // Not an error and not a skipped round: it starts once the name answers,
+      // or fails once the name has been pending for the DNS timeout.
+      if (!round.deferred_at) round.deferred_at = steady_now;
+      deferred_.push_back(std::move(round));
+      return;
+    case RoundStart::kFailed:
+      break;
+  }
+  if (round.request) {
+    TargetSnapshot snap{it->second.key, it->second.host, it->second.port, it->second.labels,
+                        std::move(error), 0};
+    round.request->promise.set_value(std::move(snap));
+    return;
+  }
+  error.finished_at = std::chrono::duration<double>(now.time_since_epoch()).count();
+  Record(it->second, std::move(error));
+  scheduler_.MarkFinished(round.key);
+}
+
+void ProberService::StartDeferred(probe::TimePoint now) {
+  std::vector<PendingRound> rounds;
+  rounds.swap(deferred_);
+  for (PendingRound& round : rounds) TryStart(std::move(round), now);
 }
 
 void ProberService::StartDue(probe::TimePoint now) {
   for (const std::string& key : scheduler_.TakeDue(now)) {
     auto it = targets_.find(key);
     if (it == targets_.end()) continue;
-    probe::TraceResult error;
-    if (StartRound(it->second, it->second.id, it->second.settings.flows, error)) {
-      running_[it->second.id] = key;
-    } else {
-      error.finished_at = std::chrono::duration<double>(now.time_since_epoch()).count();
-      Record(it->second, std::move(error));
-      scheduler_.MarkFinished(key);
-    }
+    TryStart(PendingRound{key, it->second.id, nullptr, std::nullopt}, now);
   }
 }
 
-void ProberService::StartProbeRequests() {
+void ProberService::StartProbeRequests(probe::TimePoint now) {
   std::deque<std::shared_ptr<ProbeRequest>> requests;
   {
     std::lock_guard lock(mutex_);
     requests.swap(probe_requests_);
   }
   for (auto& request : requests) {
-    auto it = targets_.find(request->target);
-    if (it == targets_.end()) {
-      request->promise.set_value(ProbeNowError::kNotConfigured);
-      continue;
-    }
-    std::uint64_t round_id = kProbeRoundBit | next_id_++;
-    probe::TraceResult error;
-    if (StartRound(it->second, round_id, 1, error)) {
-      running_probes_[round_id] = request;
-    } else {
-      TargetSnapshot snap{it->second.key, it->second.host, it->second.port, it->second.labels,
-                          std::move(error), 0};
-      request->promise.set_value(std::move(snap));
-    }
+    std::string key = request->target;
+    TryStart(PendingRound{std::move(key), kProbeRoundBit | next_id_++, std::move(request),
+                          std::nullopt},
+             now);
   }
 }
 
@@ -373,8 +448,9 @@ void ProberService::Run(const std::atomic<bool>& stop) {
   while (!stop.load()) {
     probe::TimePoint now = clock_.Now();
     if (ApplyPending(now)) Publish(now, true);
+    StartDeferred(now);
     StartDue(now);
-    StartProbeRequests();
+    StartProbeRequests(now);
     // Wake at least every 100 ms for reloads and /probe requests.
     probe::Duration wait = std::chrono::milliseconds(100);
     if (auto due = scheduler_.NextDue()) wait = std::clamp(*due - now, probe::Duration::zero(), wait);
@@ -387,6 +463,9 @@ void ProberService::Run(const std::atomic<bool>& stop) {
   probe_requests_.clear();
   for (auto& [tag, r] : running_probes_) r->promise.set_value(ProbeNowError::kStopped);
   running_probes_.clear();
+  for (PendingRound& round : deferred_)
+    if (round.request) round.request->promise.set_value(ProbeNowError::kStopped);
+  deferred_.clear();
 }
 
 }  // namespace portpath::exporter

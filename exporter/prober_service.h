@@ -6,6 +6,7 @@
 /// Thread-safety: Run() is the loop and owns the engine; call it from one thread.
 /// snapshot(), ready(), ApplyReload(), IsConfigured() and ProbeNow() are safe
 /// from any thread (they hand work to the loop or read a published snapshot).
+/// Host names are resolved on the forward DNS worker threads, never on the loop.
 
 #include <atomic>
 #include <condition_variable>
@@ -21,6 +22,7 @@
 
 #include "config/config.h"
 #include "probe/asn/asn_database.h"
+#include "probe/io/forward_dns.h"
 #include "probe/io/reverse_dns.h"
 #include "exporter/scheduler.h"
 #include "exporter/snapshot.h"
@@ -42,9 +44,17 @@ std::string TargetKey(const std::string& host, std::uint16_t port);
 
 /// Resolves a configured host to the address to trace; the kernel's source
 /// address toward it. Injected so tests need no DNS and no routes.
+///
+/// Thread-safety: Resolve may block (it is DNS), so the service calls it only
+/// from its forward DNS worker threads, several at once, and a call stuck in
+/// DNS at shutdown may still be returning, detached, after the service is gone
+/// (see io::ForwardDns): it must be thread-safe and must not rely on anything
+/// the service owns. SourceFor is called from the probe loop only and must not
+/// block (a route lookup, not DNS).
 struct Resolver {
   virtual ~Resolver() = default;
-  /// nullopt with `error` set on failure.
+  /// nullopt with `error` set on failure. Never called for IP literals, which
+  /// are traced as written.
   virtual std::optional<packet::IpAddress> Resolve(const std::string& host, config::Family family,
                                                    std::string& error) = 0;
   virtual std::optional<packet::IpAddress> SourceFor(const packet::IpAddress& destination,
@@ -60,6 +70,17 @@ struct ServiceOptions {
   /// Trace ICMP echo (ping) alongside each TCP trace, for icmp_reachable, the
   /// divergence hop and middlebox detection.
   bool ping = true;
+  /// Forward DNS for host names. Its timeout is how long a round waits for a
+  /// name that has no usable answer yet before it is an error ("resolving HOST
+  /// timed out").
+  io::ForwardDnsOptions dns;
+  /// A name's answer younger than this is used without a new lookup; an older
+  /// one is still used, and refreshed for the next round. Short, so that every
+  /// round of a target (rounds are about an interval apart, and intervals are
+  /// at least 1 s) asks again, as the synchronous resolver did, and an address
+  /// change reaches the round after the one that noticed it; the ports of one
+  /// host and a /probe started within this share one lookup.
+  probe::Duration dns_fresh_for = std::chrono::seconds(1);
 };
 
 /// Why ProbeNow could not give a result.
@@ -113,15 +134,32 @@ class ProberService {
     std::promise<std::variant<TargetSnapshot, ProbeNowError>> promise;
   };
 
+  /// A round about to start: a scheduled one (request null, round_id the
+  /// target's id; as many flows as configured) or a /probe one (one flow).
+  struct PendingRound {
+    std::string key;
+    std::uint64_t round_id = 0;
+    std::shared_ptr<ProbeRequest> request;
+    /// When it was first deferred (on the DNS cache's clock, the steady one).
+    std::optional<std::chrono::steady_clock::time_point> deferred_at;
+  };
+  enum class RoundStart { kStarted, kDeferred, kFailed };
+
   /// Returns true when something was applied.
   bool ApplyPending(probe::TimePoint now);
   void SetConfiguredKeys(const config::Config& config);
   void StartDue(probe::TimePoint now);
-  void StartProbeRequests();
-  /// Resolves the target and starts a measurement round; false with error_out
-  /// set when it cannot run.
-  bool StartRound(const TargetState& state, std::uint64_t round_id, int flows,
-                  probe::TraceResult& error_out);
+  void StartProbeRequests(probe::TimePoint now);
+  /// Retries the rounds deferred for want of a name's first answer.
+  void StartDeferred(probe::TimePoint now);
+  /// Starts `round`, records its failure, or defers it (into deferred_).
+  void TryStart(PendingRound round, probe::TimePoint now);
+  /// Looks the target's address up in the DNS cache (never waiting for DNS),
+  /// taking an answer younger than dns_max_age as fresh, and starts a
+  /// measurement round: kFailed with error_out set when it cannot run,
+  /// kDeferred when the name has no answer yet and has not timed out.
+  RoundStart StartRound(const TargetState& state, std::uint64_t round_id, int flows,
+                        probe::Duration dns_max_age, probe::TraceResult& error_out);
   void CollectFinished();
   void Record(TargetState& state, probe::TraceResult result);
   void Annotate(probe::TraceResult& result);
@@ -140,6 +178,10 @@ class ProberService {
   std::map<std::uint64_t, std::string> running_;  // round id -> target key
   probe::MeasurementRounds rounds_;
   std::map<std::uint64_t, std::shared_ptr<ProbeRequest>> running_probes_;
+  // Rounds waiting for a name's first answer, retried at every turn. A deferred
+  // scheduled round stays running for the scheduler, so a slot that passes
+  // meanwhile counts as skipped, as it would behind a long trace.
+  std::vector<PendingRound> deferred_;
   std::uint64_t next_id_ = 1;
   std::array<std::uint64_t, probe::kOutcomeCount> traces_by_outcome_{};
   probe::TimePoint last_publish_{};
@@ -163,6 +205,10 @@ class ProberService {
   SnapshotPtr snapshot_;
   ReloadStatus shared_status_;  // counts kept under mutex_
   std::atomic<bool> ready_{false};
+
+  // Thread-safe. Its workers call the Resolver, never the service, so a lookup
+  // stuck past the service's end touches nothing of it.
+  io::ForwardDns dns_;
 };
 
 }  // namespace portpath::exporter
