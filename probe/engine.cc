@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "probe/packet/echo_probe.h"
@@ -116,6 +118,8 @@ void Engine::Advance(std::uint16_t slot, TimePoint now) {
   Running* run = slots_[slot].get();
   if (!run) return;
   run->trace->OnTick(now, book_, run->job.destination.is_v6());
+  for (auto [ttl, sent] : run->trace->TakeStarvedTtls())
+    hop_pacers_[static_cast<std::size_t>(ttl)].Starved(now, sent);
   if (run->trace->done()) {
     Finish(slot, now);
     return;
@@ -148,6 +152,9 @@ void Engine::Finish(std::uint16_t slot, TimePoint now) {
     r.probes_sent = run->trace->probes_sent();
   } else {
     run->trace->FillResult(run->job.destination, r);
+    if (std::getenv("PORTPATH_DEBUG_TRACE"))
+      std::fprintf(stderr, "%s:%u\n%s", run->job.target.c_str(), run->job.port,
+                   run->trace->DebugString().c_str());
     done.ping = run->trace->PingResult(run->job.destination);
     if (done.ping) {
       done.ping->target = r.target;
@@ -192,6 +199,7 @@ Engine::SendStatus Engine::SendProbe(std::uint16_t slot, const ProbeRequest& req
   TimePoint sent_at = clock_.Now();
   int err = sender_.Send(flow.destination, bytes);
   if (err == 0) {
+    if (request.ttl < run->trace->settings().max_hops) hop_pacers_[request.ttl].OnSent(sent_at);
     run->trace->OnSent(request, sent_at);
     ++stats_.probes_sent;
     timers_.emplace(sent_at + run->trace->settings().timeout, slot);
@@ -207,27 +215,65 @@ Engine::SendStatus Engine::SendProbe(std::uint16_t slot, const ProbeRequest& req
   return SendStatus::kFailed;
 }
 
+void Engine::Unpark(TimePoint now) {
+  std::vector<int> still;
+  for (int ttl : parked_ttls_) {
+    auto& queue = parked_[static_cast<std::size_t>(ttl)];
+    for (int n = hop_pacers_[static_cast<std::size_t>(ttl)].Available(now); n > 0 && !queue.empty(); --n) {
+      ready_.push_back(queue.front());
+      queue.pop_front();
+    }
+    if (!queue.empty()) still.push_back(ttl);
+  }
+  parked_ttls_.swap(still);
+}
+
 void Engine::SendSome(TimePoint now) {
+  Unpark(now);
   for (int sent = 0; sent < options_.send_batch && !ready_.empty();) {
-    if (!pacer_.TryTake(now)) return;
     std::uint16_t slot = ready_.front();
-    ready_.pop_front();
     Running* run = slots_[slot].get();
-    if (!run) continue;
+    if (!run) {
+      ready_.pop_front();
+      continue;
+    }
     auto request = run->trace->NextProbe();
     if (!request) {
+      ready_.pop_front();
       run->in_ready = false;
       Touch(slot);
       continue;
     }
+    // Probes that expire at a router wait for that TTL's pacer; the
+    // destination probes (at max_hops) ask no router for anything.
+    HopPacer* hop = request->ttl < run->trace->settings().max_hops
+                        ? &hop_pacers_[request->ttl]
+                        : nullptr;
+    if (hop && hop->limited() && request->optional) {
+      run->trace->OnSkipped();  // an RTT sample is not worth a policed answer
+      continue;
+    }
+    if (hop && !hop->TryTake(now)) {
+      ready_.pop_front();
+      auto& queue = parked_[request->ttl];
+      if (queue.empty()) parked_ttls_.push_back(request->ttl);
+      queue.push_back(slot);
+      continue;
+    }
+    if (!pacer_.TryTake(now)) {
+      if (hop) hop->Refund();
+      return;
+    }
+    ready_.pop_front();
     SendStatus status = SendProbe(slot, *request);
     ++sent;
-    // A control pair leaves back to back: the echo must meet the router's
-    // ICMP budget as the SYN left it. It takes its pacer token on credit.
+    // A control group leaves back to back: each probe must meet the routers'
+    // ICMP budgets as the SYN left them. They take their tokens on credit.
     while (status == SendStatus::kSent) {
       auto follow = run->trace->NextProbe();
       if (!follow || !follow->follows_previous) break;
       pacer_.TakeOnCredit(now);
+      if (follow->ttl < run->trace->settings().max_hops) hop_pacers_[follow->ttl].TakeOnCredit(now);
       status = SendProbe(slot, *follow);
       ++sent;
     }
@@ -255,6 +301,8 @@ Duration Engine::WaitBudget(TimePoint now, Duration max_wait) {
   // refuses; a wait of 0 then never lets the tokens refill and the loop spins
   // (forever on a fake clock). Within 1 ns of a truncated wait a token is due.
   if (!ready_.empty()) wait = std::min(wait, std::max(pacer_.WaitTime(now), Duration(1)));
+  for (int ttl : parked_ttls_)
+    wait = std::min(wait, hop_pacers_[static_cast<std::size_t>(ttl)].WaitTime(now));
   if (!touched_.empty()) wait = Duration::zero();
   if (!timers_.empty()) wait = std::min(wait, std::max(Duration::zero(), timers_.top().first - now));
   return std::max(wait, Duration::zero());

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "probe/hop_pacer.h"
 #include "probe/matcher.h"
 #include "probe/pacer.h"
 #include "probe/seams.h"
@@ -125,6 +126,12 @@ class Engine {
   /// Which TTLs have routers that answer at all: the evidence traces need to
   /// tell a filter from a policer.
   HopBook book_;
+  /// Per-TTL pacing (index = TTL), and the slots waiting for their TTL's pacer.
+  std::array<HopPacer, 256> hop_pacers_{};
+  std::array<std::deque<std::uint16_t>, 256> parked_{};
+  std::vector<int> parked_ttls_;
+  /// Moves parked slots whose TTL has tokens again back to the ready queue.
+  void Unpark(TimePoint now);
   EngineStats stats_;
 };
 

@@ -102,8 +102,14 @@ void HopBook::RecordSilentPass(bool v6, int ttl, TimePoint when) {
 }
 
 bool HopBook::KnownAnswerer(bool v6, int ttl, TimePoint now) const {
-  const Entry& e = at(v6, ttl);
-  return e.last_answer && now - *e.last_answer < kMemory;
+  // Either family: dual-stack routers are one box, and Linux's global ICMP
+  // budget is shared by both, so v4 load can starve v6 answers. Erring this
+  // way only asks for more confirmation.
+  for (bool family : {v6, !v6}) {
+    const Entry& e = at(family, ttl);
+    if (e.last_answer && now - *e.last_answer < kMemory) return true;
+  }
+  return false;
 }
 
 bool HopBook::KnownSilent(bool v6, int ttl, TimePoint now) const {
@@ -123,7 +129,8 @@ bool Trace::TtlState::syn_answered() const {
 }
 
 Trace::Trace(TraceSettings settings, TimePoint start, std::uint64_t jitter_seed)
-    : settings_(settings), start_(start), jitter_state_(jitter_seed | 1) {
+    : settings_(settings), start_(start), jitter_state_(jitter_seed | 1),
+      rotation_(jitter_seed >> 32) {
   settings_.first_hop = std::clamp(settings_.first_hop, 1, 255);
   settings_.max_hops = std::clamp(settings_.max_hops, settings_.first_hop, 255);
   settings_.probes_per_hop = std::clamp(settings_.probes_per_hop, 1, 10);
@@ -137,8 +144,9 @@ Trace::Trace(TraceSettings settings, TimePoint start, std::uint64_t jitter_seed)
   ExtendWindow(settings_.first_hop + settings_.gap_limit - 1);
 }
 
-void Trace::Queue(int ttl, ProbeKind kind, bool follows_previous, int controls_ttl) {
+void Trace::Queue(int ttl, ProbeKind kind, bool follows_previous, int controls_ttl, bool optional) {
   ProbeRequest r;
+  r.optional = optional;
   r.ttl = static_cast<std::uint8_t>(ttl);
   r.kind = kind;
   r.follows_previous = follows_previous;
@@ -149,8 +157,17 @@ void Trace::Queue(int ttl, ProbeKind kind, bool follows_previous, int controls_t
 void Trace::ExtendWindow(int reach) {
   if (auto d = DistanceEstimate()) reach = std::min(reach, *d + 1);
   reach = std::min(reach, settings_.max_hops);
-  for (int ttl = std::max(window_ + 1, settings_.first_hop); ttl <= reach; ++ttl)
-    for (int i = 0; i < settings_.probes_per_hop; ++i) Queue(ttl, ProbeKind::kTcpSyn);
+  // One probe per TTL finds the path; the further probes_per_hop - 1 only
+  // add RTT samples, so they go after, and only where budgets allow.
+  int from = std::max(window_ + 1, settings_.first_hop);
+  // Each trace starts its stretch at a TTL of its own (Yarrp's point): the
+  // engine serves traces round robin, so in TTL order every trace would ask
+  // the same router at the same moment and burst through its ICMP budget.
+  int count = reach - from + 1;
+  int offset = count > 0 ? static_cast<int>(rotation_ % static_cast<std::uint64_t>(count)) : 0;
+  for (int i = 0; i < count; ++i) Queue(from + (i + offset) % count, ProbeKind::kTcpSyn);
+  for (int i = 1; i < settings_.probes_per_hop; ++i)
+    for (int ttl = from; ttl <= reach; ++ttl) Queue(ttl, ProbeKind::kTcpSyn, false, 0, true);
   window_ = std::max(window_, reach);
 }
 
@@ -195,6 +212,8 @@ void Trace::OnSent(ProbeRequest probe, TimePoint when) {
   ++probes_sent_;
 }
 
+void Trace::OnSkipped() { send_queue_.pop_front(); }
+
 void Trace::OnSendFailed(ProbeRequest probe) {
   send_queue_.pop_front();
   Probe p;
@@ -226,6 +245,7 @@ Trace::ReplyStatus Trace::OnReply(std::uint8_t ttl, std::uint8_t attempt,
   p.answered = true;
   p.outstanding = false;
   p.rtt = when - p.sent;
+  max_rtt_ = std::max(max_rtt_, p.rtt);
   p.reply = reply;
   if (mode_ == TraceMode::kDiscover) {
     // Answers widen the window: gap_limit past a router that answered, up to
@@ -277,6 +297,26 @@ std::optional<int> Trace::DistanceEstimate() const {
   return best;
 }
 
+std::string Trace::DebugString() const {
+  std::string out;
+  for (int ttl = settings_.first_hop; ttl <= settings_.max_hops; ++ttl)
+    for (const Probe& p : at(ttl).probes) {
+      auto ms = [&](TimePoint t) { return std::to_string((t - start_) / std::chrono::milliseconds(1)); };
+      out += "  ttl " + std::to_string(ttl) + " #" + std::to_string(p.attempt) +
+             (p.kind == ProbeKind::kTcpSyn ? " syn" : " echo") + " sent " + ms(p.sent) +
+             (p.answered ? " answered +" + std::to_string(p.rtt / std::chrono::microseconds(1)) + "us" : " silent") +
+             (p.controls >= 0 ? " controls " + std::to_string(p.controls_ttl) + "#" + std::to_string(p.controls) : "") +
+             "\n";
+    }
+  return out;
+}
+
+std::vector<std::pair<int, TimePoint>> Trace::TakeStarvedTtls() {
+  std::vector<std::pair<int, TimePoint>> out;
+  out.swap(starved_ttls_);
+  return out;
+}
+
 std::vector<int> Trace::SilentPassedTtls() const {
   std::vector<int> out;
   int last = TerminalTtl();
@@ -320,7 +360,7 @@ Trace::Silence Trace::SilenceAt(int ttl, const HopBook& book, bool v6, TimePoint
   // Nothing known about this TTL: two rounds of silent pairs, a policer's
   // refill apart, make it a router that does not answer, as traceroute reads it.
   return silent_pairs_[static_cast<std::size_t>(ttl)] >= 2 ? Silence::kSilentRouter
-                                                           : Silence::kUnconfirmed;
+                                                           : Silence::kUnknown;
 }
 
 Trace::Judgement Trace::Judge(TimePoint now, const HopBook& book, bool v6) const {
@@ -334,7 +374,13 @@ Trace::Judgement Trace::Judge(TimePoint now, const HopBook& book, bool v6) const
         j.confirmed = j.need.empty();
         return j;
       case Silence::kSilentRouter: break;
-      case Silence::kUnconfirmed: j.need.push_back(ttl); break;
+      case Silence::kUnknown: j.need.push_back(ttl); break;
+      case Silence::kUnconfirmed:
+        // A router known to answer: its silence must be confirmed whatever
+        // lies beyond it, so probing further would only spend budgets.
+        j.need.push_back(ttl);
+        j.known_answerer = ttl;
+        return j;
     }
   }
   // Nobody after the last answer ever answers: traceroute's own reading.
@@ -342,7 +388,7 @@ Trace::Judgement Trace::Judge(TimePoint now, const HopBook& book, bool v6) const
   return j;
 }
 
-void Trace::SendPairs(const std::vector<int>& ttls) {
+void Trace::SendPairs(const std::vector<int>& ttls, int known_answerer) {
   int last = LastAnsweredTtl();
   // Each TTL's groups are queued one TTL apart, so the engine's round robin
   // over all traces spaces them in time.
@@ -350,16 +396,40 @@ void Trace::SendPairs(const std::vector<int>& ttls) {
     for (int ttl : ttls) {
       Queue(ttl, ProbeKind::kTcpSyn);
       if (!settings_.echo) continue;  // without controls: a plain re-probe
-      if (last != 0) Queue(last, ProbeKind::kTcpSyn, /*follows_previous=*/true, ttl);
+      // The last hop's control costs its router an answer; a TTL nobody
+      // knows that has already stayed silent to a whole group is likely a
+      // silent router, which no control can confirm, so it gets none.
+      if (last != 0 && (ttl == known_answerer || silent_pairs_[static_cast<std::size_t>(ttl)] == 0))
+        Queue(last, ProbeKind::kTcpSyn, /*follows_previous=*/true, ttl);
       Queue(ttl, ProbeKind::kIcmpEcho, /*follows_previous=*/true, ttl);
     }
 }
 
+TimePoint Trace::Deadline(int ttl, const Probe& p) const {
+  TimePoint deadline = p.sent + settings_.timeout;
+  if (p.kind != ProbeKind::kTcpSyn || p.controls >= 0) return deadline;
+  // A SYN of a control group: once the echo sent right after it came back
+  // from the same TTL, the SYN's own answer (had it reached that router) would
+  // have come first, from the same place. Waiting one more echo round trip
+  // covers reordering; the full timeout would only add time.
+  for (const Probe& c : at(ttl).probes)
+    if (c.kind == ProbeKind::kIcmpEcho && c.controls == p.attempt && c.answered) {
+      Duration margin = std::max<Duration>(c.rtt, kReorderMargin);
+      return std::min(deadline, c.sent + c.rtt + margin);
+    }
+  // Discovery: past a few round trips of the slowest answer so far, a silence
+  // is presumed; confirmation asks again before anyone is blamed, and a late
+  // answer is still taken while the trace runs.
+  if (mode_ == TraceMode::kDiscover && max_rtt_ > Duration::zero())
+    return std::min(deadline, p.sent + 4 * max_rtt_ + kReorderMargin * 2);
+  return deadline;
+}
+
 void Trace::OnTick(TimePoint now, const HopBook& book, bool v6) {
   if (mode_ == TraceMode::kDone) return;
-  for (TtlState& t : ttls_)
-    for (Probe& p : t.probes)
-      if (p.outstanding && now - p.sent >= settings_.timeout) p.outstanding = false;
+  for (int ttl = settings_.first_hop; ttl <= settings_.max_hops; ++ttl)
+    for (Probe& p : at(ttl).probes)
+      if (p.outstanding && now >= Deadline(ttl, p)) p.outstanding = false;
   switch (mode_) {
     case TraceMode::kDiscover: TickDiscover(now, book, v6); break;
     case TraceMode::kConfirm: TickConfirm(now, book, v6); break;
@@ -421,7 +491,8 @@ void Trace::EnterConfirm(TimePoint now, const HopBook& book, bool v6) {
   mode_ = TraceMode::kConfirm;
   ++rounds_;
   round_start_ = now;
-  SendPairs(j.need);
+  evidence_at_round_start_ = Evidence();
+  SendPairs(j.need, j.known_answerer);
 }
 
 void Trace::TickConfirm(TimePoint now, const HopBook& book, bool v6) {
@@ -433,34 +504,36 @@ void Trace::TickConfirm(TimePoint now, const HopBook& book, bool v6) {
     TickDiscover(now, book, v6);
     return;
   }
-  // Count, per TTL of this round, groups in which nothing answered: the
-  // routers' budgets were empty (or they do not answer at all).
-  bool all_silent = true;
-  bool any_pair = false;
+  // Per TTL of this round: a group that drew nothing from that TTL, neither
+  // for the SYN nor for its echo, counts toward "this TTL never answers"
+  // (once per round: the groups of a round leave moments apart, with no
+  // refill between them). It matters only for TTLs that never answered anyone
+  // in either family (HopBook): a policer answers its burst now and then.
   for (int ttl = settings_.first_hop; ttl <= settings_.max_hops; ++ttl) {
     const TtlState& t = at(ttl);
-    // Fix (unit tests): count this TTL once per round, not once per silent
-    // group. Both groups of a round leave moments apart, with no policer refill
-    // between them, so counting groups made one silent round enough for a TTL
-    // nobody knows to pass as a silent router (silent_pairs_ counts rounds).
     bool silent_group = false;
     for (const Probe& p : t.probes) {
       if (p.kind != ProbeKind::kTcpSyn || p.sent < round_start_ || p.failed || p.controls >= 0) continue;
-      any_pair = true;
-      bool anything = p.answered;
-      for (const TtlState& other : ttls_)
-        for (const Probe& c : other.probes)
-          if (c.controls_ttl == ttl && c.controls == p.attempt && c.answered) anything = true;
-      if (anything) {
-        all_silent = false;
-      } else {
-        silent_group = true;
-      }
+      bool echo_answered = std::any_of(t.probes.begin(), t.probes.end(), [&](const Probe& c) {
+        return c.kind == ProbeKind::kIcmpEcho && c.controls == p.attempt && c.answered;
+      });
+      if (!p.answered && !echo_answered) silent_group = true;
     }
     if (silent_group && silent_pairs_[static_cast<std::size_t>(ttl)] < 255)
       ++silent_pairs_[static_cast<std::size_t>(ttl)];
   }
-  if (any_pair && all_silent) ++silent_rounds_;
+  // Controls that went unanswered from routers known to answer: their ICMP
+  // budget was empty. The engine paces that TTL down (HopPacer).
+  int last_hop = LastAnsweredTtl();
+  for (int ttl = settings_.first_hop; ttl <= settings_.max_hops; ++ttl)
+    for (const Probe& c : at(ttl).probes) {
+      if (c.controls < 0 || c.sent < round_start_ || c.answered || c.failed) continue;
+      if (ttl == last_hop || book.KnownAnswerer(v6, ttl, now)) starved_ttls_.push_back({ttl, c.sent});
+    }
+  // A round that neither moved the last hop nor confirmed anything new was
+  // spent against empty budgets (or silent routers).
+  bool all_silent = Evidence() == evidence_at_round_start_;
+  if (all_silent) ++silent_rounds_;
   Judgement j = Judge(now, book, v6);
   if (j.confirmed) {
     Conclude(true);
@@ -475,7 +548,8 @@ void Trace::TickConfirm(TimePoint now, const HopBook& book, bool v6) {
     // Progress (an answer somewhere): ask again at once.
     ++rounds_;
     round_start_ = now;
-    SendPairs(j.need);
+    evidence_at_round_start_ = Evidence();
+    SendPairs(j.need, j.known_answerer);
     return;
   }
   // xorshift64: a little jitter (0.75x to 1.25x) without a clock or a global RNG,
@@ -501,17 +575,41 @@ void Trace::TickWaitPolicer(TimePoint now, const HopBook& book, bool v6) {
   mode_ = TraceMode::kConfirm;
   ++rounds_;
   round_start_ = now;
-  SendPairs(j.need);
+  evidence_at_round_start_ = Evidence();
+  SendPairs(j.need, j.known_answerer);
+}
+
+int Trace::Evidence() const {
+  // What can change a judgement: the last hop moving, a TTL's echo answering
+  // (its router answers), a SYN's silence vouched for by both controls.
+  int evidence = LastAnsweredTtl() * 100000;
+  for (int ttl = settings_.first_hop; ttl <= settings_.max_hops; ++ttl) {
+    const TtlState& t = at(ttl);
+    bool echo_answered = false;
+    for (const Probe& p : t.probes) {
+      if (p.kind == ProbeKind::kIcmpEcho && p.answered) echo_answered = true;
+      if (p.kind != ProbeKind::kTcpSyn || p.answered || p.controls >= 0) continue;
+      int controls = 0;
+      for (const TtlState& other : ttls_)
+        for (const Probe& c : other.probes)
+          if (c.answered && c.controls_ttl == ttl && c.controls == p.attempt) ++controls;
+      if (controls >= 2) ++evidence;
+    }
+    if (echo_answered) evidence += 100;
+  }
+  return evidence;
 }
 
 std::optional<TimePoint> Trace::NextDeadline() const {
   if (mode_ == TraceMode::kDone) return std::nullopt;
   std::optional<TimePoint> next;
   if (mode_ == TraceMode::kWaitPolicer) next = wait_until_;
-  for (const TtlState& t : ttls_)
-    for (const Probe& p : t.probes)
-      if (p.outstanding && (!next || p.sent + settings_.timeout < *next))
-        next = p.sent + settings_.timeout;
+  for (int ttl = settings_.first_hop; ttl <= settings_.max_hops; ++ttl)
+    for (const Probe& p : at(ttl).probes)
+      if (p.outstanding) {
+        TimePoint d = Deadline(ttl, p);
+        if (!next || d < *next) next = d;
+      }
   return next;
 }
 

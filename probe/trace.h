@@ -56,7 +56,10 @@ struct TraceSettings {
   /// Hard cap on confirmation rounds, productive or not.
   int max_rounds = 16;
   Duration timeout = std::chrono::seconds(1);
-  Duration retry_backoff = std::chrono::seconds(1);
+  /// First wait after a silent confirmation round (doubling to 4x). The
+  /// engine's HopPacer slows the starved TTLs meanwhile, so this only needs to
+  /// let a policer refill a little.
+  Duration retry_backoff = std::chrono::milliseconds(500);
   /// Send ICMP echo probes: the destination ping (ping comparison) and the
   /// control probes that confirm silence. Without them a silence after a
   /// router known to answer can only be reported as unconfirmed.
@@ -78,6 +81,9 @@ struct ProbeRequest {
   bool follows_previous = false;
   /// For a control: the TTL of the SYN it vouches for (the newest one sent there).
   std::uint8_t controls_ttl = 0;
+  /// Only for the hop list (a second or third RTT sample): the engine skips it
+  /// (OnSkipped) where routers' ICMP budgets are short, keeping them for verdicts.
+  bool optional = false;
 };
 
 enum class TraceMode { kDiscover, kConfirm, kWaitPolicer, kDone };
@@ -95,6 +101,8 @@ class HopBook {
   /// A probe certainly reached `ttl` (its trace got answers from further on)
   /// and drew nothing there.
   void RecordSilentPass(bool v6, int ttl, TimePoint when);
+  /// Answered within kMemory, in either family (dual-stack routers are one
+  /// box, and the global budget is shared, so this errs towards confirming).
   bool KnownAnswerer(bool v6, int ttl, TimePoint now) const;
   /// No answer at `ttl` within kMemory although at least kSilentPasses probes
   /// passed it: a router that never sends time-exceeded, not a policed one
@@ -113,6 +121,7 @@ class HopBook {
     return entries_[v6 ? 1 : 0][static_cast<std::size_t>(ttl & 0xff)];
   }
   std::array<std::array<Entry, 256>, 2> entries_{};
+
 };
 
 class Trace {
@@ -127,6 +136,8 @@ class Trace {
   /// The next probe to send, if any is due; the engine then calls OnSent.
   std::optional<ProbeRequest> NextProbe();
   void OnSent(ProbeRequest probe, TimePoint when);
+  /// The engine chose not to send an optional probe (budget kept for verdicts).
+  void OnSkipped();
   /// The engine could not send the probe (local error): it counts as silent.
   void OnSendFailed(ProbeRequest probe);
 
@@ -146,6 +157,12 @@ class Trace {
   /// The ICMP echo side (destination ping and controls) as a result of its own,
   /// for CompareWithPing; nullopt when no echo was sent.
   std::optional<TraceResult> PingResult(const packet::IpAddress& destination) const;
+  /// (TTL, when sent) of controls that routers known to answer left
+  /// unanswered in the last round: their ICMP budget was empty (for the
+  /// engine's HopPacer).
+  std::vector<std::pair<int, TimePoint>> TakeStarvedTtls();
+  /// Every probe and its fate, one per line (for debugging).
+  std::string DebugString() const;
   /// TTLs below the highest answered one whose SYNs drew nothing (for HopBook).
   std::vector<int> SilentPassedTtls() const;
   int probes_sent() const { return probes_sent_; }
@@ -173,7 +190,9 @@ class Trace {
   /// Vouched-for silent SYNs a TTL needs to count as confirmed.
   static constexpr int kConfirmations = 2;
   /// What the evidence says about one silent TTL after the last answer.
-  enum class Silence { kConfirmed, kSilentRouter, kUnconfirmed };
+  /// kUnconfirmed: a router known to answer, not yet shown silent by controls;
+  /// kUnknown: nothing known of this TTL yet.
+  enum class Silence { kConfirmed, kSilentRouter, kUnconfirmed, kUnknown };
 
   TtlState& at(int ttl) { return ttls_[static_cast<std::size_t>(ttl - settings_.first_hop)]; }
   const TtlState& at(int ttl) const {
@@ -199,13 +218,20 @@ class Trace {
   struct Judgement {
     bool confirmed = false;
     std::vector<int> need;
+    int known_answerer = 0;  // the TTL in `need` whose router answers, if any
   };
   Judgement Judge(TimePoint now, const HopBook& book, bool v6) const;
   /// Leaves discovery for confirmation (or concludes when nothing is left to ask).
   void EnterConfirm(TimePoint now, const HopBook& book, bool v6);
-  void SendPairs(const std::vector<int>& ttls);
+  void SendPairs(const std::vector<int>& ttls, int known_answerer);
   void Conclude(bool confirmed);
-  void Queue(int ttl, ProbeKind kind, bool follows_previous = false, int controls_ttl = 0);
+  /// When an outstanding probe counts as unanswered (see trace.cc).
+  TimePoint Deadline(int ttl, const Probe& p) const;
+  static constexpr Duration kReorderMargin = std::chrono::milliseconds(10);
+  /// Grows with every answer that moves the last hop or vouches for a silence.
+  int Evidence() const;
+  void Queue(int ttl, ProbeKind kind, bool follows_previous = false, int controls_ttl = 0,
+             bool optional = false);
 
   TraceSettings settings_;
   TimePoint start_;
@@ -214,6 +240,8 @@ class Trace {
   std::deque<ProbeRequest> send_queue_;  // attempt filled in when sent
   int window_ = 0;                       // highest TTL queued by discovery
   int probes_sent_ = 0;
+  std::vector<std::pair<int, TimePoint>> starved_ttls_;
+  Duration max_rtt_{};  // slowest answer so far
   int rounds_ = 0;
   int silent_rounds_ = 0;
   /// Rounds in which each TTL got a pair whose both probes stayed silent.
@@ -222,8 +250,11 @@ class Trace {
   bool confirmed_ = true;
   int unconfirmed_ttl_ = 0;
   std::uint64_t jitter_state_ = 0;
+  std::uint64_t rotation_ = 0;  // where each discovery stretch starts
   TimePoint wait_until_{};
-  TimePoint round_start_{};  // when the current confirmation round began
+  TimePoint round_start_{};
+  /// Evidence() when the current round began: a round that adds none is silent.
+  int evidence_at_round_start_ = 0;  // when the current confirmation round began
 };
 
 /// traceroute's marker for an ICMP unreachable (type/code), e.g. "!X".

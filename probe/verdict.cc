@@ -52,8 +52,9 @@ std::string TcpVerdict(const TraceResult& r) {
                                 : "";
         return PortName(r) + " to " + dest + " is filtered; " + after + "hop " +
                std::to_string(r.unconfirmed_hop_ttl.value_or(0)) +
-               " stayed silent while its ICMP answers were being rate limited, so where the port "
-               "is blocked is not confirmed yet (not blaming a hop without evidence).";
+               " stayed silent, and routers were rate limiting their ICMP answers, so a filter "
+               "there could not be told apart from the rate limiting: where the port is blocked "
+               "is not confirmed (no hop is blamed without evidence).";
       }
       if (r.stale && r.blocked_hop)
         return PortName(r) + " to " + dest + " is silently dropped after " + Describe(*r.blocked_hop) +
