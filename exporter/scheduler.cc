@@ -8,6 +8,16 @@ probe::Duration Scheduler::RandomJitter(probe::Duration jitter) {
   return probe::Duration(d(rng_));
 }
 
+probe::Duration Scheduler::Phase(const std::string& key, probe::Duration interval) {
+  std::uint64_t h = 1469598103934665603ull;  // FNV-1a: the same phase in every run
+  for (unsigned char c : key) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  if (interval <= probe::Duration::zero()) return probe::Duration::zero();
+  return probe::Duration(static_cast<probe::Duration::rep>(h % static_cast<std::uint64_t>(interval.count())));
+}
+
 void Scheduler::SetTargets(const std::map<std::string, ScheduleSettings>& targets,
                            probe::TimePoint now) {
   std::map<std::string, Entry> next;
@@ -25,8 +35,12 @@ void Scheduler::SetTargets(const std::map<std::string, ScheduleSettings>& target
     } else {
       Entry e;
       e.settings = settings;
-      e.slot = now;
-      e.next_due = now + RandomJitter(settings.jitter);
+      // Each target's rounds keep a phase of their own across the interval
+      // (stable: a hash of the key), so a thousand targets do not fire in one
+      // burst and drain the routers' ICMP budgets at once.
+      probe::Duration phase = Phase(key, settings.interval);
+      e.slot = now + phase - settings.interval;
+      e.next_due = now + phase + RandomJitter(settings.jitter);
       next.emplace(key, e);
     }
   }

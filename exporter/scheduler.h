@@ -1,7 +1,7 @@
 #pragma once
-/// Decides when each target port is traced: every `interval`, each start delayed
-/// by a random share of `jitter` so that targets with the same interval do not
-/// fire together, and never while the previous trace of the same target is still
+/// Decides when each target port is traced: every `interval`, at a phase of its
+/// own spread over the whole interval (a hash of the key), each start delayed
+/// by a random share of `jitter`, and never while the previous trace of the same target is still
 /// running (that round is skipped and counted). Pure: time is a parameter.
 /// Not thread-safe (owned by the probe loop).
 
@@ -28,8 +28,8 @@ class Scheduler {
   explicit Scheduler(std::uint64_t seed = 1) : rng_(seed) {}
 
   /// Replaces the set of targets. A key that stays keeps its schedule, running
-  /// state and skip count (a reload must not reset what is unchanged); new keys
-  /// start after a random share of their jitter.
+  /// state and skip count (a reload must not reset what is unchanged); a new
+  /// key's first round comes at its phase (within one interval) plus jitter.
   void SetTargets(const std::map<std::string, ScheduleSettings>& targets, probe::TimePoint now);
 
   /// Keys whose round has come and that are idle; they are marked running.
@@ -50,6 +50,8 @@ class Scheduler {
     std::uint64_t skipped = 0;
   };
   probe::Duration RandomJitter(probe::Duration jitter);
+  /// Where in the interval a key's rounds fall: stable per key, uniform.
+  static probe::Duration Phase(const std::string& key, probe::Duration interval);
 
   std::map<std::string, Entry> entries_;
   std::mt19937_64 rng_;
