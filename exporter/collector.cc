@@ -291,13 +291,13 @@ void RenderSelf(const Snapshot& s, std::vector<MetricFamily>& out) {
     // unsure, or that only repeated an earlier confirmed verdict.
     MetricFamily exceeded = Family(
         "portpath_icmp_budget_exceeded_targets",
-        "Target ports whose last round could not confirm its verdict because routers rate "
-        "limited their ICMP answers (unconfirmed or stale). Above 0, the configured load exceeds "
-        "what the routers answer: fewer targets or a longer interval.",
+        "Target ports whose last full round could not confirm its verdict because routers rate "
+        "limited their ICMP answers (unconfirmed, or stale after a full round). Above 0, the "
+        "configured load exceeds what the routers answer: fewer targets or a longer interval.",
         MetricType::Gauge);
     double n = 0;
     for (const TargetSnapshot& t : s.targets)
-      if (t.last && (!t.last->blocked_hop_confirmed || t.last->stale)) ++n;
+      if (t.last && (!t.last->blocked_hop_confirmed || (t.last->stale && !t.last->refreshed))) ++n;
     Add(exceeded, {}, n);
     out.push_back(std::move(exceeded));
   }

@@ -43,6 +43,14 @@ std::string Describe(const probe::TraceResult& r) {
 void CarryConfirmedVerdict(const std::optional<probe::TraceResult>& previous,
                            probe::TraceResult& result) {
   if (result.outcome == probe::Outcome::kError) return;
+  // A refresh round asked no router along the way: the hop list (and so the
+  // last responding hop) is the earlier round's, as long as the port fares
+  // the same.
+  if (result.refreshed && previous && previous->outcome == result.outcome &&
+      (result.outcome == probe::Outcome::kOpen || result.outcome == probe::Outcome::kClosed)) {
+    result.hops = previous->hops;
+    result.last_responding_hop = previous->last_responding_hop;
+  }
   if (result.blocked_hop_confirmed) {
     result.confirmed_at = result.finished_at;
     return;
@@ -59,6 +67,7 @@ void CarryConfirmedVerdict(const std::optional<probe::TraceResult>& previous,
   if (result.last_responding_hop && result.last_responding_hop->ttl > previous->blocked_hop->ttl)
     return;
   if (probe::PathChanged(*previous, result)) return;
+  if (result.refreshed) result.hops = previous->hops;
   result.outcome = previous->outcome;
   result.blocked_hop = previous->blocked_hop;
   result.last_responding_hop = previous->last_responding_hop;
@@ -177,6 +186,7 @@ bool ProberService::ApplyPending(probe::TimePoint now) {
         state.id = old->second.id;
         state.path_changes = old->second.path_changes;
         state.last_path_change = old->second.last_path_change;
+        state.refreshes_in_a_row = old->second.refreshes_in_a_row;
       } else {
         state.id = next_id_++;
       }
@@ -240,12 +250,29 @@ ProberService::RoundStart ProberService::StartRound(const TargetState& state,
   job.port = state.port;
   job.settings = TraceSettingsFor(state.settings);
   job.settings.ping = options_.ping;
+  if (!(round_id & kProbeRoundBit)) ChooseRound(state, job.settings);
   if (!rounds_.Start(engine_, job, round_id, flows)) {
     error_out = probe::MakeErrorResult(state.key, state.host, state.port,
                                        "too many traces at once for one engine");
     return RoundStart::kFailed;
   }
   return RoundStart::kStarted;
+}
+
+void ProberService::ChooseRound(const TargetState& state, probe::TraceSettings& settings) const {
+  // Serve mode remembers: while a verdict stands confirmed, most rounds only
+  // re-ask what it rests on, and every kRefreshesPerFull-th round confirms it
+  // afresh. This is what keeps the routers' ICMP budgets for the verdicts at
+  // scale (a full round asks every router on every path).
+  if (!state.last || state.refreshes_in_a_row >= options_.refreshes_per_full) return;
+  const probe::TraceResult& last = *state.last;
+  if (last.outcome == probe::Outcome::kFiltered && last.blocked_hop && last.blocked_hop_confirmed) {
+    settings.round = probe::TraceSettings::Round::kRefreshBlocked;
+    settings.known_last_hop = last.blocked_hop->ttl;
+  } else if ((last.outcome == probe::Outcome::kOpen || last.outcome == probe::Outcome::kClosed) &&
+             !last.hops.empty()) {
+    settings.round = probe::TraceSettings::Round::kRefreshReached;
+  }
 }
 
 void ProberService::TryStart(PendingRound round, probe::TimePoint now) {
@@ -345,6 +372,9 @@ void ProberService::Annotate(probe::TraceResult& result) {
 void ProberService::Record(TargetState& state, probe::TraceResult result) {
   ++traces_by_outcome_[static_cast<std::size_t>(result.outcome)];
   CarryConfirmedVerdict(state.last, result);
+  // Refreshes in a row since the last full round (an error counts as full:
+  // the next round starts from scratch).
+  state.refreshes_in_a_row = result.refreshed ? state.refreshes_in_a_row + 1 : 0;
   // One log line per change of outcome or blocked hop, not one per trace.
   std::string now_desc = Describe(result);
   if (!state.last || Describe(*state.last) != now_desc) {

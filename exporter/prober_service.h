@@ -70,6 +70,9 @@ struct ServiceOptions {
   /// Trace ICMP echo (ping) alongside each TCP trace, for icmp_reachable, the
   /// divergence hop and middlebox detection.
   bool ping = true;
+  /// Refresh rounds (only what a confirmed verdict rests on) between two full
+  /// rounds; 0 = every round is full.
+  int refreshes_per_full = 3;
   /// Forward DNS for host names. Its timeout is how long a round waits for a
   /// name that has no usable answer yet before it is an error ("resolving HOST
   /// timed out").
@@ -128,6 +131,7 @@ class ProberService {
     std::uint64_t id = 0;  // engine tag; changes when the target is re-created
     std::uint64_t path_changes = 0;
     double last_path_change = 0;
+    int refreshes_in_a_row = 0;  // refresh rounds since the last full one
   };
   struct ProbeRequest {
     std::string target;
@@ -150,6 +154,8 @@ class ProberService {
   void SetConfiguredKeys(const config::Config& config);
   void StartDue(probe::TimePoint now);
   void StartProbeRequests(probe::TimePoint now);
+  /// Makes a scheduled round a refresh round where a confirmed verdict allows.
+  void ChooseRound(const TargetState& state, probe::TraceSettings& settings) const;
   /// Retries the rounds deferred for want of a name's first answer.
   void StartDeferred(probe::TimePoint now);
   /// Starts `round`, records its failure, or defers it (into deferred_).

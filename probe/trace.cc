@@ -141,7 +141,23 @@ Trace::Trace(TraceSettings settings, TimePoint start, std::uint64_t jitter_seed)
   // policed like time-exceeded), and its reply TTL tells how far to look.
   Queue(settings_.max_hops, ProbeKind::kTcpSyn);
   if (settings_.echo && settings_.ping) Queue(settings_.max_hops, ProbeKind::kIcmpEcho);
-  ExtendWindow(settings_.first_hop + settings_.gap_limit - 1);
+  int known = std::clamp(settings_.known_last_hop, settings_.first_hop, settings_.max_hops - 1);
+  switch (settings_.round) {
+    case TraceSettings::Round::kFull:
+      ExtendWindow(settings_.first_hop + settings_.gap_limit - 1);
+      break;
+    case TraceSettings::Round::kRefreshBlocked:
+      Queue(known, ProbeKind::kTcpSyn);
+      Queue(known + 1, ProbeKind::kTcpSyn);
+      window_ = known + 1;
+      break;
+    case TraceSettings::Round::kRefreshReached:
+      break;
+  }
+}
+
+bool Trace::Refreshing() const {
+  return settings_.round != TraceSettings::Round::kFull && !escalated_;
 }
 
 void Trace::Queue(int ttl, ProbeKind kind, bool follows_previous, int controls_ttl, bool optional) {
@@ -247,6 +263,15 @@ Trace::ReplyStatus Trace::OnReply(std::uint8_t ttl, std::uint8_t attempt,
   p.rtt = when - p.sent;
   max_rtt_ = std::max(max_rtt_, p.rtt);
   p.reply = reply;
+  // A refresh round asks no more than the old verdict rests on, unless the
+  // answer is news: the hop after the known last hop answering.
+  if (Refreshing()) {
+    bool news = p.kind == ProbeKind::kTcpSyn &&
+                settings_.round == TraceSettings::Round::kRefreshBlocked &&
+                ttl > settings_.known_last_hop;
+    if (!news) return ReplyStatus::kAccepted;
+    escalated_ = true;
+  }
   if (mode_ == TraceMode::kDiscover) {
     // Answers widen the window: gap_limit past a router that answered, up to
     // just past the destination once its distance is known, up to just past
@@ -442,6 +467,20 @@ void Trace::TickDiscover(TimePoint now, const HopBook& book, bool v6) {
   int terminal = TerminalTtl();
   if (terminal == 0) {
     if (!send_queue_.empty() || AnyOutstanding()) return;
+    if (Refreshing() && settings_.round == TraceSettings::Round::kRefreshBlocked) {
+      // Nothing contradicts the confirmed verdict (the hop after the known
+      // last hop stayed silent): unconfirmed this round, by design.
+      int last = LastAnsweredTtl();
+      unconfirmed_ttl_ = last == settings_.known_last_hop ? last + 1 : settings_.known_last_hop;
+      Conclude(false);
+      return;
+    }
+    if (Refreshing()) {
+      // The port that answered no longer does: a full trace, now.
+      escalated_ = true;
+      ExtendWindow(settings_.first_hop + settings_.gap_limit - 1);
+      return;
+    }
     EnterConfirm(now, book, v6);
     return;
   }
@@ -665,8 +704,14 @@ void Trace::FillResult(const packet::IpAddress& destination, TraceResult& result
   for (int ttl = settings_.first_hop; ttl <= shown_to; ++ttl) result.hops.push_back(make_hop(ttl));
   // Only the probe that outlived the path answered: show its row after the
   // window instead of a column of unprobed TTLs.
-  if (terminal > shown_to) result.hops.push_back(make_hop(terminal));
+  if (terminal > shown_to) {
+    result.hops.push_back(make_hop(terminal));
+    // The row of the probe that outlived the path stands at the distance its
+    // reply TTL tells, not at max_hops.
+    if (auto d = DistanceEstimate(); d && *d > shown_to && *d < terminal) result.hops.back().ttl = *d;
+  }
 
+  result.refreshed = Refreshing();
   result.probes_sent = probes_sent_;
   result.retry_rounds = rounds_;
   result.last_responding_hop.reset();
@@ -701,7 +746,7 @@ void Trace::FillResult(const packet::IpAddress& destination, TraceResult& result
   if (r.type == ReplyType::kSynAck || r.type == ReplyType::kRst || r.type == ReplyType::kEchoReply) {
     // For an echo trace "open" means the destination answered the ping.
     result.outcome = r.type == ReplyType::kRst ? Outcome::kClosed : Outcome::kOpen;
-    result.last_responding_hop = MakeHopRef(terminal, r.from);
+    result.last_responding_hop = MakeHopRef(result.hops.empty() ? terminal : result.hops.back().ttl, r.from);
     return;
   }
 

@@ -66,6 +66,16 @@ struct TraceSettings {
   bool echo = true;
   /// Ping the destination (an echo at max_hops) for the ping comparison.
   bool ping = true;
+  /// A refresh round (serve): an earlier round confirmed the verdict, so this
+  /// one re-asks only what the verdict rests on and spends no router budget on
+  /// the rest. kRefreshBlocked: the destination probes and SYNs at
+  /// known_last_hop and the TTL after it; if nothing contradicts the old
+  /// verdict the trace ends unconfirmed (the service shows the confirmed one,
+  /// stale), with no confirmation groups. kRefreshReached: the destination
+  /// probes only; a port that stopped answering gets a full trace at once.
+  enum class Round { kFull, kRefreshBlocked, kRefreshReached };
+  Round round = Round::kFull;
+  int known_last_hop = 0;
 };
 
 /// What kind of packet a probe is.
@@ -199,6 +209,8 @@ class Trace {
     return ttls_[static_cast<std::size_t>(ttl - settings_.first_hop)];
   }
   void TickDiscover(TimePoint now, const HopBook& book, bool v6);
+  /// A refresh round that has not turned into a full one.
+  bool Refreshing() const;
   void TickConfirm(TimePoint now, const HopBook& book, bool v6);
   void TickWaitPolicer(TimePoint now, const HopBook& book, bool v6);
 
@@ -247,6 +259,7 @@ class Trace {
   /// Rounds in which each TTL got a pair whose both probes stayed silent.
   std::array<std::uint8_t, 256> silent_pairs_{};
   bool asked_unreachable_sender_ = false;
+  bool escalated_ = false;  // a refresh round that found news and went full
   bool confirmed_ = true;
   int unconfirmed_ttl_ = 0;
   std::uint64_t jitter_state_ = 0;

@@ -103,6 +103,9 @@ struct TraceResult {
   /// a guess, and unconfirmed_hop_ttl names the TTL whose silence is in doubt.
   bool blocked_hop_confirmed = true;
   std::optional<int> unconfirmed_hop_ttl;
+  /// A refresh round (serve): only what the verdict rests on was asked; the
+  /// hop list is the earlier round's where the service carries it over.
+  bool refreshed = false;
   /// serve: this round could not confirm the verdict, so the last confirmed one
   /// is shown (outcome, blocked hop); confirmed_at says when it was confirmed.
   bool stale = false;

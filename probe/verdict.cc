@@ -58,7 +58,7 @@ std::string TcpVerdict(const TraceResult& r) {
       }
       if (r.stale && r.blocked_hop)
         return PortName(r) + " to " + dest + " is silently dropped after " + Describe(*r.blocked_hop) +
-               " (last confirmed earlier; this round's answers were rate limited); " +
+               " (confirmed by an earlier round; this one did not re-confirm it); " +
                WhoToAsk(*r.blocked_hop) + ".";
       if (!r.blocked_hop)
         return PortName(r) + " to " + dest +

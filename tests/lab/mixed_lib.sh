@@ -37,3 +37,40 @@ mixed_score() {
     map(judged) | [ (map(select(. == "right")) | length), (map(select(. == "wrong")) | length),
                     (map(select(. == "unsure")) | length), length ] | @tsv' "$@"
 }
+
+# mixed_score_scrape SCRAPE_FILE: the same score over `portpath serve`'s
+# exposition: each target's portpath_outcome and portpath_blocked_hop_info
+# against the ground truth; "unsure" = filtered with portpath_blocked_hop_confirmed 0
+# and no blocked hop named. Prints "right wrong unsure total".
+mixed_score_scrape() {
+  python3 - "$1" <<'PY'
+import re, sys
+truth = {"80": ("open", None), "81": ("closed", None), "8443": ("filtered", 2),
+         "9443": ("filtered", 5), "135": ("prohibited", 5)}
+outcome, blocked, confirmed = {}, {}, {}
+for line in open(sys.argv[1]):
+    line = line.strip()
+    m = re.match(r'(portpath_outcome|portpath_blocked_hop_info|portpath_blocked_hop_confirmed)\{(.*)\} (\S+)$', line)
+    if not m:
+        continue
+    labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2)))
+    target = labels["target"]
+    if m.group(1) == "portpath_outcome" and m.group(3) == "1":
+        outcome[target] = labels["outcome"]
+    elif m.group(1) == "portpath_blocked_hop_info":
+        blocked[target] = int(labels["ttl"])
+    elif m.group(1) == "portpath_blocked_hop_confirmed":
+        confirmed[target] = m.group(3) == "1"
+right = wrong = unsure = 0
+for target, got in outcome.items():
+    want = truth[target.rsplit(":", 1)[1]]
+    if (got == "filtered" and not confirmed.get(target, True) and target not in blocked
+            and want[0] in ("filtered", "prohibited")):
+        unsure += 1
+    elif got == want[0] and (want[1] is None or blocked.get(target) == want[1]):
+        right += 1
+    else:
+        wrong += 1
+print(right, wrong, unsure, len(outcome))
+PY
+}
