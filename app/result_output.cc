@@ -105,7 +105,7 @@ std::string ResultToJson(const TraceResult& r) {
     w.EndObject();
   }
   w.EndArray();
-  w.Key("path_id").Value(probe::PathId(r));
+  w.Key("path_id").Value(probe::PathIdOf(r));
   if (!r.paths.empty()) {
     w.Key("paths").BeginArray();
     for (const probe::PathSummary& p : r.paths) {

@@ -224,7 +224,7 @@ void RenderResult(const Labels& target, const probe::TraceResult& r, TargetFamil
   }
   if (r.last_responding_hop) Add(f.last_responding_hop_ttl, target, r.last_responding_hop->ttl);
   if (r.icmp_reachable) Add(f.icmp_reachable, target, *r.icmp_reachable ? 1 : 0);
-  Add(f.path_info, With(target, {{"path", probe::PathId(r)}}), 1);
+  Add(f.path_info, With(target, {{"path", probe::PathIdOf(r)}}), 1);
   if (r.outcome != probe::Outcome::kError) {
     auto passes = [](probe::Outcome o) {
       return o == probe::Outcome::kOpen || o == probe::Outcome::kClosed;

@@ -386,8 +386,12 @@ void ProberService::Record(TargetState& state, probe::TraceResult result) {
   if (state.last && probe::PathChanged(*state.last, result)) {
     ++state.path_changes;
     state.last_path_change = result.finished_at;
-    spdlog::info("{}: path changed ({} -> {})", state.key, probe::PathId(*state.last),
+    spdlog::info("{}: path changed ({} -> {})", state.key, probe::PathIdOf(*state.last),
                  probe::PathId(result));
+  } else if (state.last && result.outcome != probe::Outcome::kError) {
+    // The same path with a hop policed this round keeps its identity, so the
+    // `path` label of portpath_path_info does not churn with ICMP policing.
+    result.path_id = probe::PathIdOf(*state.last);
   }
   state.last = std::move(result);
   dirty_ = true;

@@ -108,9 +108,15 @@ std::string PathId(const TraceResult& result) {
   return buf;
 }
 
+std::string PathIdOf(const TraceResult& result) {
+  return result.path_id.empty() ? PathId(result) : result.path_id;
+}
+
 bool PathChanged(const TraceResult& before, const TraceResult& after) {
   if (before.outcome == Outcome::kError || after.outcome == Outcome::kError) return false;
-  if (EndTtl(before) != EndTtl(after)) return true;
+  // Where an unconfirmed round ends says nothing: its last hop may be policed.
+  if (before.blocked_hop_confirmed && after.blocked_hop_confirmed && EndTtl(before) != EndTtl(after))
+    return true;
   for (const Hop& a : after.hops) {
     if (!a.address) continue;
     const Hop* b = HopAt(before, a.ttl);

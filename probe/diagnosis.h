@@ -25,6 +25,9 @@ void CompareWithPing(TraceResult& tcp, const TraceResult& icmp);
 /// addresses by TTL and of how the trace ended, as 16 hex digits. Silent hops
 /// do not enter it, so a policed hop does not make a "new" path.
 std::string PathId(const TraceResult& result);
+/// result.path_id where the caller kept an earlier round's identity for the
+/// same path (serve), else PathId(result).
+std::string PathIdOf(const TraceResult& result);
 
 /// True when `after` shows a different path from `before`: some TTL answered in
 /// both from different addresses, or the path ends at a different TTL. A hop

@@ -125,6 +125,9 @@ struct TraceResult {
   std::optional<bool> icmp_reachable;
   std::optional<int> icmp_destination_ttl;
   std::optional<int> divergence_hop;
+  /// serve: the identity of the path when an earlier round saw the same path
+  /// (a policed hop does not make a new one); empty = PathId(*this).
+  std::string path_id;
   /// With several flows: every distinct path found, in order of first flow.
   std::vector<PathSummary> paths;
   std::vector<Hop> hops;
