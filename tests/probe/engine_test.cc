@@ -340,11 +340,12 @@ struct Harness {
   std::map<std::uint64_t, std::optional<TraceResult>> pings;
   std::map<std::uint64_t, SimPath> truth;
 
-  explicit Harness(double rate = 100000, TraceSettings settings = {}) : settings(settings) {
+  explicit Harness(double rate = 100000, TraceSettings settings = {}, std::uint64_t seed = 42)
+      : settings(settings) {
     net.routers = SixRouters();
     EngineOptions o;
     o.rate = rate;
-    o.seed = 42;
+    o.seed = seed;
     engine = std::make_unique<Engine>(o, net, net, clock);
   }
   TraceSettings settings;
@@ -581,9 +582,15 @@ TEST(EngineTest, ManyFilteredTracesTakeAsLongAsOne) {
     EXPECT_EQ(r.blocked_hop->ttl, 4) << r.target;
     EXPECT_TRUE(r.blocked_hop_confirmed) << r.target;
   }
-  EXPECT_GE(single, 2s);  // the wave's timeout and one confirmation round's
-  EXPECT_LT(single, 3s);
+  // The wave and one confirmation round, each given up on a few round trips
+  // after its answers (the destination's echo takes 14 ms; a control SYN is
+  // silent one echo round trip after its echo came back): about 0.1 s, where a
+  // timeout per step took more than 2 s.
+  EXPECT_GE(single, 50ms);
+  EXPECT_LT(single, 300ms);
+  // 100 at once: the send rate (20000/s) sets the pace, not 100 times the work.
   EXPECT_LT(all, single + 500ms);
+  EXPECT_LT(all, TraceSettings{}.timeout);
 }
 
 TEST(EngineTest, GlobalRateLimitIsRespected) {
@@ -623,7 +630,9 @@ TEST(EngineTest, ProbesOfConcurrentTracesAreInterleavedFairly) {
   EXPECT_EQ(first10.size(), 10u);
   for (auto& [dest, n] : count30) EXPECT_EQ(n, 3) << dest.ToString();
   // Each trace asks the destination first: a SYN, then an echo, at max_hops; then
-  // TTL 1.
+  // the first stretch of TTLs (1..gap_limit), each trace from a TTL of its own, so
+  // that the ten do not all ask the same router at the same moment.
+  std::set<int> first_ttls;
   for (std::size_t i = 0; i < 30; ++i) {
     const WireProbe& p = h.net.sent[i];
     if (i < 10) {
@@ -634,9 +643,12 @@ TEST(EngineTest, ProbesOfConcurrentTracesAreInterleavedFairly) {
       EXPECT_EQ(p.ttl, TraceSettings{}.max_hops);
     } else {
       EXPECT_EQ(p.kind, ProbeKind::kTcpSyn);
-      EXPECT_EQ(p.ttl, 1);
+      EXPECT_GE(p.ttl, 1);
+      EXPECT_LE(p.ttl, TraceSettings{}.gap_limit);
+      first_ttls.insert(p.ttl);
     }
   }
+  EXPECT_GE(first_ttls.size(), 3u);
 }
 
 TEST(EngineTest, GarbageIsCountedByReasonAndIgnored) {
@@ -742,21 +754,56 @@ TEST(EngineTest, PerDestinationPolicingNeverBlamesTheWrongHop) {
   EXPECT_GT(right_blocked, 0);
 }
 
-// KNOWN FAILURE, kept as a reproduction: one small bucket per router for IPv4 and
-// IPv6 together (a shared control-plane policer). The v4 traces take every token of
-// r2, so no v6 probe ever draws an answer at TTL 2: finished v6 traces record
-// silent passes there (HopBook::KnownSilent), or a trace sees two all-silent rounds
-// at TTL 2 (Trace's own "silent router"), and a v6 port filtered after hop 2 is
-// then "confirmed" blocked after hop 1. Both inferences assume a policed router
-// answers now and then, which a starved one does not.
-TEST(EngineTest, DISABLED_SharedFamilyBudgetNeverBlamesTheWrongHop) {
-  Harness h(1000);
-  for (Router& r : h.net.routers) r.policer = Policer{6, 1};
-  AddMixed(h, 24);
-  h.Run(600s);
-  for (auto& [tag, r] : h.results) {
-    std::string why;
-    EXPECT_NE(Judge(h, tag, &why), Judged::kWrong) << why;
+TEST(EngineTest, SharedFamilyBudgetNeverBlamesTheWrongHop) {
+  // One small bucket per router for IPv4 and IPv6 together (a shared control-plane
+  // policer, or Linux's global budget): the IPv4 traces can take every token of a
+  // router, so IPv6 probes pass it in silence again and again. That silence is a
+  // starved router's, not a silent one's: its IPv4 answers make its TTL a known
+  // answerer in both families (HopBook), so neither the IPv6 silent passes nor a
+  // trace's silent rounds let a v6 port filtered after hop 2 be "confirmed"
+  // blocked after hop 1. (Before that, most seeds blamed hop 1 there.)
+  for (std::uint64_t seed : {1, 2, 3, 4, 5, 6, 7, 42}) {
+    Harness h(1000, {}, seed);
+    for (Router& r : h.net.routers) r.policer = Policer{6, 1};
+    AddMixed(h, 24);
+    h.Run(600s);
+    ASSERT_EQ(h.results.size(), 24u);
+    int right = 0;
+    for (auto& [tag, r] : h.results) {
+      std::string why;
+      Judged j = Judge(h, tag, &why);
+      EXPECT_NE(j, Judged::kWrong) << "seed " << seed << ": " << why;
+      right += j == Judged::kRight;
+    }
+    // Unsure at times, but not so starved that nothing is ever concluded.
+    EXPECT_GE(right, 12) << "seed " << seed;
+  }
+}
+
+// FAILS since ca6db19 (kept failing on purpose: a wrong blocked hop). The same
+// shared budget with 48 traces: in seeds 8 (of 1..20) and 22, 30, 34, 49 (of
+// 1..60) a port filtered after hop 2, IPv4 or IPv6, is "confirmed" blocked after
+// hop 1. Router 2's one small budget goes to the !X it sends for the traces
+// prohibited at hop 2 (their probes at TTL 3 and beyond); with the discovery order
+// rotated per trace those often come before anyone's TTL-2 probe, so router 2
+// never answers a time-exceeded at all, in either family. Traces that reach their
+// destination then record silent passes at TTL 2, the HopBook calls it a router
+// that never answers (KnownSilent), the filtered trace skips TTL 2 and confirms
+// the silence at TTL 3, after hop 1. Without the rotation (rotation_ = 0), and
+// before ca6db19, 0 of 60 seeds go wrong. The HopBook takes only time-exceeded
+// as a sign of life; router 2's unreachables (their sender's distance is known
+// from the quoted TTL) show it answers, and is starved, not silent.
+TEST(EngineTest, SharedFamilyBudgetWithMoreTracesNeverBlamesTheWrongHop) {
+  for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+    Harness h(1000, {}, seed);
+    for (Router& r : h.net.routers) r.policer = Policer{6, 1};
+    AddMixed(h, 48);
+    h.Run(600s);
+    ASSERT_EQ(h.results.size(), 48u);
+    for (auto& [tag, r] : h.results) {
+      std::string why;
+      EXPECT_NE(Judge(h, tag, &why), Judged::kWrong) << "seed " << seed << ": " << why;
+    }
   }
 }
 

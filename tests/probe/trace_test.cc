@@ -2,10 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <sstream>
+#include <string>
 #include <tuple>
 #include <vector>
 
@@ -74,7 +77,10 @@ struct Sent {
   bool follows_previous;
   int controls_ttl;
   TimePoint at;
+  bool answered = false;  // the simulated path sent something back
 };
+
+double Ms(TimePoint t) { return std::chrono::duration<double, std::milli>(t - TimePoint{}).count(); }
 
 /// What the network does with a probe: nullopt = silence, else a reply after delay.
 struct Answer {
@@ -110,11 +116,11 @@ class Driver {
                            reply, kDest, pending_.begin()->first);
         statuses.push_back(status);
         if (status == Trace::ReplyStatus::kAccepted && reply.type == ReplyType::kTimeExceeded)
-          book.RecordAnswer(false, ttl, pending_.begin()->first);
+          book.RecordAnswer(v6, ttl, pending_.begin()->first);
         pending_.erase(pending_.begin());
       }
       TraceMode before = trace_.mode();
-      trace_.OnTick(now_, book, false);
+      trace_.OnTick(now_, book, v6);
       if (trace_.mode() == TraceMode::kWaitPolicer && before != TraceMode::kWaitPolicer)
         waits.push_back({now_, *trace_.NextDeadline()});
     }
@@ -139,6 +145,7 @@ class Driver {
       trace_.OnSent(*p, now_);
       sent.push_back({p->ttl, p->attempt, p->kind, p->follows_previous, p->controls_ttl, now_});
       if (auto a = path_(p->ttl, p->attempt, p->kind, now_)) {
+        sent.back().answered = true;
         // The reply quotes (or answers) the kind of packet the probe was.
         a->reply.probe.protocol =
             p->kind == ProbeKind::kIcmpEcho ? packet::kProtoIcmp : packet::kProtoTcp;
@@ -174,6 +181,16 @@ class Driver {
       if (s.controls_ttl != 0 && (out.empty() || out.back() != s.at)) out.push_back(s.at);
     return out;
   }
+  /// Every probe sent, for failure messages: "time ms: TTL/attempt kind [ctl t] answered?".
+  std::string Log() const {
+    std::ostringstream out;
+    for (const Sent& s : sent)
+      out << Ms(s.at) << " ms: " << s.ttl << "/" << s.attempt
+          << (s.kind == ProbeKind::kIcmpEcho ? " echo" : " syn")
+          << (s.controls_ttl ? " ctl " + std::to_string(s.controls_ttl) : std::string())
+          << (s.answered ? " answered" : " silent") << "\n";
+    return out.str();
+  }
   int MaxSynTtlBelow(int limit) const {
     int m = 0;
     for (const Sent& s : sent)
@@ -182,6 +199,8 @@ class Driver {
   }
 
   HopBook book;
+  /// The family the trace tells its HopBook (the simulated addresses stay IPv4).
+  bool v6 = false;
   std::vector<Sent> sent;
   std::vector<Trace::ReplyStatus> statuses;
   std::vector<std::pair<TimePoint, TimePoint>> waits;  // (entered kWaitPolicer, until)
@@ -199,6 +218,12 @@ TraceSettings Settings(int max_hops = 30) {
   s.max_hops = max_hops;
   return s;
 }
+
+/// The first wave leaves at 0 ms (the destination probes and TTLs 1..5) and 10 ms
+/// (the window the first answers open); the first confirmation round follows tens
+/// of milliseconds later. Paths that police a router "from the end of the wave on"
+/// start here, whatever the trace's timing.
+constexpr Duration kWaveEnd = 20ms;
 
 /// A router's ICMP budget: a token bucket (Linux: a burst of 6, then one a second).
 struct Bucket {
@@ -247,25 +272,82 @@ Path FilteredAfterFive(int dist = 9) {
 
 // --- Discovery -------------------------------------------------------------
 
-TEST(TraceTest, InitialWaveAsksTheDestinationFirstThenTtlMajor) {
+TEST(TraceTest, InitialWaveAsksTheDestinationFirstThenEachTtlOnceThenRttSamples) {
   TraceSettings s = Settings(4);
   s.probes_per_hop = 3;
   Trace trace(s, TimePoint{});
   EXPECT_EQ(trace.mode(), TraceMode::kDiscover);
-  std::vector<std::tuple<int, int, ProbeKind>> order;
+  std::vector<std::tuple<int, int, ProbeKind, bool>> order;
   while (auto p = trace.NextProbe()) {
     EXPECT_FALSE(p->follows_previous);
-    order.emplace_back(p->ttl, p->attempt, p->kind);
+    order.emplace_back(p->ttl, p->attempt, p->kind, p->optional);
     trace.OnSent(*p, TimePoint{});
   }
   // A SYN and an echo that outlive any path first (the destination's answer and
-  // distance, not policed like time-exceeded), then probes_per_hop SYNs per TTL.
-  std::vector<std::tuple<int, int, ProbeKind>> want = {{4, 0, ProbeKind::kTcpSyn},
-                                                       {4, 1, ProbeKind::kIcmpEcho}};
-  for (int ttl = 1; ttl <= 4; ++ttl)
-    for (int a = 0; a < 3; ++a) want.emplace_back(ttl, ttl == 4 ? a + 2 : a, ProbeKind::kTcpSyn);
+  // distance, not policed like time-exceeded), then one SYN per TTL (the path),
+  // then the further probes_per_hop - 1 per TTL: RTT samples only, which the
+  // engine may skip where ICMP budgets are short.
+  std::vector<std::tuple<int, int, ProbeKind, bool>> want = {{4, 0, ProbeKind::kTcpSyn, false},
+                                                             {4, 1, ProbeKind::kIcmpEcho, false}};
+  for (int ttl = 1; ttl <= 4; ++ttl) want.emplace_back(ttl, ttl == 4 ? 2 : 0, ProbeKind::kTcpSyn, false);
+  for (int a = 1; a < 3; ++a)
+    for (int ttl = 1; ttl <= 4; ++ttl)
+      want.emplace_back(ttl, ttl == 4 ? a + 2 : a, ProbeKind::kTcpSyn, true);
   EXPECT_EQ(order, want);
   EXPECT_EQ(trace.probes_sent(), 14);
+}
+
+TEST(TraceTest, EachTraceStartsItsDiscoveryStretchAtATtlOfItsOwn) {
+  // The high half of the jitter seed rotates the first pass over the window, so
+  // that traces served round robin do not all ask the same router at once. The
+  // RTT samples and the destination probes keep their order.
+  TraceSettings s = Settings(30);
+  s.probes_per_hop = 2;
+  s.echo = false;
+  for (std::uint64_t rotation : {0u, 2u, 7u}) {
+    SCOPED_TRACE(rotation);
+    Trace trace(s, TimePoint{}, (rotation << 32) | 1);
+    std::vector<int> ttls;
+    while (auto p = trace.NextProbe()) {
+      ttls.push_back(p->ttl);
+      trace.OnSent(*p, TimePoint{});
+    }
+    std::vector<int> want = {30};
+    for (int i = 0; i < 5; ++i) want.push_back(1 + static_cast<int>((i + rotation) % 5));
+    for (int ttl = 1; ttl <= 5; ++ttl) want.push_back(ttl);
+    EXPECT_EQ(ttls, want);
+  }
+}
+
+TEST(TraceTest, SkippedRttSamplesAreNeitherSentNorMissed) {
+  // The engine skips optional probes (OnSkipped) where a TTL's routers are short of
+  // ICMP budget: the path and the verdict come from the first pass alone.
+  TraceSettings s = Settings(4);
+  s.echo = false;
+  Trace trace(s, TimePoint{});
+  while (auto p = trace.NextProbe()) {
+    if (p->optional) {
+      trace.OnSkipped();
+      continue;
+    }
+    trace.OnSent(*p, TimePoint{});
+  }
+  EXPECT_EQ(trace.probes_sent(), 5);  // the destination probe and TTLs 1..4 once
+  for (std::uint8_t ttl : {1, 2, 3})
+    EXPECT_EQ(trace.OnReply(ttl, 0, TimeExceeded(kHop[ttl]), kDest, At(10ms)),
+              Trace::ReplyStatus::kAccepted);
+  EXPECT_EQ(trace.OnReply(4, 0, Tcp(ReplyType::kSynAck, 4), kDest, At(10ms)),
+            Trace::ReplyStatus::kAccepted);
+  EXPECT_EQ(trace.OnReply(4, 1, Tcp(ReplyType::kSynAck, 4), kDest, At(10ms)),
+            Trace::ReplyStatus::kAccepted);
+  trace.OnTick(At(10ms), HopBook{}, false);
+  ASSERT_TRUE(trace.done());
+  TraceResult r;
+  trace.FillResult(kDest, r);
+  EXPECT_EQ(r.outcome, Outcome::kOpen);
+  ASSERT_EQ(r.hops.size(), 4u);
+  for (const Hop& h : r.hops) EXPECT_EQ(h.answered(), static_cast<int>(h.probes.size())) << h.ttl;
+  EXPECT_EQ(r.hops[0].probes.size(), 1u);  // no silent samples for the skipped ones
 }
 
 TEST(TraceTest, NoEchoWithoutPingOrEcho) {
@@ -299,8 +381,8 @@ TEST(TraceTest, FirstHopSkipsLowerTtls) {
 
 TEST(TraceTest, TerminalReplyCancelsHigherTtls) {
   Trace trace(Settings(30), TimePoint{});
-  // SYN@30, echo@30, then TTL 1 three times and TTL 2 once.
-  for (int i = 0; i < 6; ++i) trace.OnSent(*trace.NextProbe(), TimePoint{});
+  // SYN@30, echo@30, then TTLs 1 and 2 once each.
+  for (int i = 0; i < 4; ++i) trace.OnSent(*trace.NextProbe(), TimePoint{});
   // The destination is two hops away: TTL 2's first probe got its SYN-ACK.
   ASSERT_EQ(trace.OnReply(2, 0, Tcp(ReplyType::kSynAck, 2), kDest, At(1ms)),
             Trace::ReplyStatus::kAccepted);
@@ -309,7 +391,8 @@ TEST(TraceTest, TerminalReplyCancelsHigherTtls) {
     rest.push_back(p->ttl);
     trace.OnSent(*p, At(1ms));
   }
-  EXPECT_EQ(rest, (std::vector<int>{2, 2}));  // TTL 2 completes its probes; 3..5 are never sent
+  // TTLs 1 and 2 get their RTT samples; 3..5 are never sent, nor their samples.
+  EXPECT_EQ(rest, (std::vector<int>{1, 2, 1, 2}));
   EXPECT_EQ(trace.probes_sent(), 8);
 }
 
@@ -353,7 +436,7 @@ TEST(TraceTest, DiscoveryWindowGrowsPastAnswersAndStopsJustPastTheDestination) {
   EXPECT_EQ(d.finished_at, At(20ms));
 }
 
-TEST(TraceTest, SilentMiddleHopsDelayConclusionToOneTimeoutNotMore) {
+TEST(TraceTest, SilentMiddleHopsDelayConclusionByAFewRoundTripsNotATimeout) {
   // The lab's path: r3 and r4 never answer time-exceeded, the port is closed.
   Driver d(Settings(), Chain(7, ReplyType::kRst, {3, 4}));
   TraceResult r = d.Run();
@@ -362,7 +445,10 @@ TEST(TraceTest, SilentMiddleHopsDelayConclusionToOneTimeoutNotMore) {
   EXPECT_EQ(r.hops[2].answered(), 0);
   EXPECT_EQ(r.hops[3].answered(), 0);
   EXPECT_EQ(r.retry_rounds, 0);
-  EXPECT_EQ(d.finished_at, At(1s));
+  // Once answers came (every one in 10 ms), a SYN of the wave is given up on
+  // 4 x the slowest RTT + 20 ms after it left: TTLs 3 and 4, sent at 0 ms, at 60 ms,
+  // not after the 1 s timeout.
+  EXPECT_EQ(d.finished_at, At(60ms)) << Ms(d.finished_at);
   EXPECT_EQ(d.trace().SilentPassedTtls(), (std::vector<int>{3, 4}));
 }
 
@@ -385,11 +471,15 @@ TEST(TraceTest, SilenceAfterHopNIsFilteredAtHopN) {
   EXPECT_EQ(r.hops.size(), 10u);
   EXPECT_EQ(d.SentAt(11), 0);
   // One confirmation round: two control groups at TTL 6 both showed "SYN silent,
-  // SYN at hop 5 answered, echo at 6 answered". About two timeouts in all.
+  // SYN at hop 5 answered, echo at 6 answered".
   EXPECT_EQ(r.retry_rounds, 1);
   EXPECT_EQ(d.GroupsFor(6), 2);
-  // (TTLs 6..10 went out with the second wave, 10 ms in.)
-  EXPECT_EQ(d.finished_at, At(2010ms));
+  // No timeout is waited out: TTLs 6..10 went out with the second wave (10 ms in)
+  // and were given up on at 70 ms (4 x 10 ms + 20 ms); the round's SYNs at 6, sent
+  // at 70 ms, once their echoes were back at 80 ms plus one more echo round trip
+  // (at least 10 ms): 90 ms.
+  EXPECT_EQ(d.RoundStarts(), std::vector<TimePoint>{At(70ms)});
+  EXPECT_EQ(d.finished_at, At(90ms)) << Ms(d.finished_at);
   std::string v = Verdict(r);
   EXPECT_NE(v.find("silently dropped after hop 5 (198.51.100.18"), std::string::npos) << v;
 }
@@ -459,7 +549,7 @@ Path PolicedHopFive() {
   auto last = std::make_shared<std::optional<TimePoint>>();
   return [last](int ttl, int, ProbeKind kind, TimePoint sent) -> std::optional<Answer> {
     if (ttl == 5) {
-      if (sent < At(1s) || (*last && sent - **last < 1s)) return std::nullopt;
+      if (sent < At(kWaveEnd) || (*last && sent - **last < 1s)) return std::nullopt;
       *last = sent;
       return Answer{TimeExceeded(kHop[5])};
     }
@@ -492,7 +582,7 @@ TEST(TraceTest, RateLimitedLastHopIsFoundAndThenConfirmedNotHopBeforeIt) {
   EXPECT_TRUE(with.blocked_hop_confirmed);
   EXPECT_NE(Verdict(with).find("hop 5 (198.51.100.18"), std::string::npos);
   // Round 1 finds hop 5; hop 5 then vouches for one group a second.
-  EXPECT_EQ(with.retry_rounds, 3);
+  EXPECT_EQ(with.retry_rounds, 3) << d.Log();
   EXPECT_LE(with.retry_rounds, TraceSettings{}.max_rounds);
 }
 
@@ -502,7 +592,7 @@ TEST(TraceTest, PolicedRoutersAfterTheLastHopLeaveTheBlockUnconfirmed) {
   // can be answered. The destination does not answer ping.
   Path path = [](int ttl, int, ProbeKind kind, TimePoint sent) -> std::optional<Answer> {
     if (ttl <= 4) return Answer{TimeExceeded(kHop[ttl])};
-    if (ttl == 5 && kind == ProbeKind::kTcpSyn && sent < At(1s))
+    if (ttl == 5 && kind == ProbeKind::kTcpSyn && sent < At(kWaveEnd))
       return Answer{TimeExceeded(kHop[5])};
     return std::nullopt;
   };
@@ -542,16 +632,16 @@ TEST(TraceTest, WithoutEchoASilenceAfterAKnownRouterStaysUnconfirmed) {
 // then `refill` tokens a second. ICMP echo passes r5 to routers 6.. and the
 // destination at 9, which answer it when `beyond_answers`.
 Path PolicedProhibitedAtFive(double refill, bool beyond_answers) {
-  auto bucket = std::make_shared<Bucket>(Bucket{0, 1, refill, At(1s)});
+  auto bucket = std::make_shared<Bucket>(Bucket{0, 1, refill, At(kWaveEnd)});
   return [=](int ttl, int, ProbeKind kind, TimePoint sent) -> std::optional<Answer> {
     if (ttl < 5) return Answer{TimeExceeded(kHop[ttl])};
     if (ttl == 5) {
-      if (kind == ProbeKind::kTcpSyn && sent < At(1s)) return Answer{TimeExceeded(kHop[5])};
-      if (sent < At(1s) || !bucket->Take(sent)) return std::nullopt;
+      if (kind == ProbeKind::kTcpSyn && sent < At(kWaveEnd)) return Answer{TimeExceeded(kHop[5])};
+      if (sent < At(kWaveEnd) || !bucket->Take(sent)) return std::nullopt;
       return Answer{TimeExceeded(kHop[5])};
     }
     if (kind == ProbeKind::kTcpSyn) {
-      if (sent < At(1s) || !bucket->Take(sent)) return std::nullopt;
+      if (sent < At(kWaveEnd) || !bucket->Take(sent)) return std::nullopt;
       return Answer{Unreachable(kHop[5], 13, ttl - 5)};
     }
     if (!beyond_answers) return std::nullopt;
@@ -585,8 +675,9 @@ TEST(TraceTest, PolicedRejectsAreNotReadAsAConfirmedFilter) {
 
 TEST(TraceTest, RejectsPolicedForGoodAreUnconfirmedNotFiltered) {
   // r5's budget never refills: no !X ever arrives, and no control SYN at hop 5 is
-  // answered either. Hop 6 answers every echo, so every round makes "progress"
-  // and the trace runs to max_rounds.
+  // answered either. Hop 6 answers every echo, but only its first answer is news
+  // (its router answers): the rounds after it add no evidence, count as silent,
+  // and after max_retries of them the block is reported unconfirmed.
   Driver d(Settings(), PolicedProhibitedAtFive(0, true));
   d.book.RecordAnswer(false, 6, TimePoint{});
   TraceResult r = d.Run();
@@ -594,7 +685,8 @@ TEST(TraceTest, RejectsPolicedForGoodAreUnconfirmedNotFiltered) {
   EXPECT_FALSE(r.blocked_hop);
   EXPECT_FALSE(r.blocked_hop_confirmed);
   EXPECT_EQ(r.unconfirmed_hop_ttl, 6);
-  EXPECT_EQ(r.retry_rounds, TraceSettings{}.max_rounds);
+  EXPECT_EQ(r.retry_rounds, 1 + TraceSettings{}.max_retries) << d.Log();
+  EXPECT_EQ(d.waits.size(), static_cast<std::size_t>(TraceSettings{}.max_retries - 1));
 }
 
 TEST(TraceTest, KnownSilentRoutersBetweenTheLastHopAndAConfirmedTtlAreSkipped) {
@@ -619,12 +711,12 @@ TEST(TraceTest, KnownSilentRoutersBetweenTheLastHopAndAConfirmedTtlAreSkipped) {
 
 TEST(TraceTest, UnknownSilentTtlsNeedTwoSilentRoundsToCountAsSilentRouters) {
   // Router 6 never answers and nobody knows it; router 5 polices the controls of
-  // rounds 1 and 2 (its budget is back from 2.5 s on). Only after two rounds in
+  // rounds 1 and 2 (its budget is back from 2 s on). Only after two rounds in
   // which TTL 6's groups stayed silent is 6 a silent router; then TTL 7's vouched
   // silences confirm the block after hop 5.
   Path path = [](int ttl, int attempt, ProbeKind kind, TimePoint sent) -> std::optional<Answer> {
     if (ttl == 6) return std::nullopt;
-    if (ttl == 5 && sent >= At(1s) && sent < At(2500ms)) return std::nullopt;
+    if (ttl == 5 && sent >= At(kWaveEnd) && sent < At(2s)) return std::nullopt;
     return FilteredAfterFive()(ttl, attempt, kind, sent);
   };
   Driver d(Settings(), path);
@@ -634,7 +726,166 @@ TEST(TraceTest, UnknownSilentTtlsNeedTwoSilentRoundsToCountAsSilentRouters) {
   EXPECT_EQ(r.blocked_hop->ttl, 5);
   EXPECT_TRUE(r.blocked_hop_confirmed);
   EXPECT_EQ(r.retry_rounds, 3);
-  EXPECT_EQ(d.GroupsFor(6), 4);  // rounds 1 and 2 only
+  // TTL 6 is asked in rounds 1 and 2 only. After round 1's silent groups it is
+  // likely a silent router, which no control can confirm: round 2 asks it without
+  // spending hop 5's budget on a control SYN.
+  EXPECT_EQ(d.SentAt(6, ProbeKind::kIcmpEcho), 4) << d.Log();
+  EXPECT_EQ(d.GroupsFor(6), 2);
+}
+
+TEST(TraceTest, ASilentFirewallRightAfterTheLastHopConcludesAfterTwoSilentRounds) {
+  // Hop 6 is a firewall nobody knows (not in the HopBook): it drops the port and
+  // echoes alike and never sends time-exceeded, so nothing beyond it is heard, the
+  // destination's ping included. Hop 5 answers every control. As traceroute reads
+  // it: two rounds in which TTLs 6.. drew nothing (neither SYN nor echo) make them
+  // routers that do not answer, and the port is blocked after hop 5. Hop 5's
+  // answers to its controls are no reason to keep asking until max_rounds.
+  Path path = [](int ttl, int, ProbeKind, TimePoint) -> std::optional<Answer> {
+    if (ttl <= 5) return Answer{TimeExceeded(kHop[ttl])};
+    return std::nullopt;
+  };
+  Driver d(Settings(), path);
+  TraceResult r = d.Run();
+  EXPECT_EQ(r.outcome, Outcome::kFiltered);
+  ASSERT_TRUE(r.blocked_hop) << d.Log();
+  EXPECT_EQ(r.blocked_hop->ttl, 5);
+  EXPECT_EQ(r.blocked_hop->address, kHop[5]);
+  EXPECT_TRUE(r.blocked_hop_confirmed);
+  EXPECT_FALSE(r.unconfirmed_hop_ttl);
+  EXPECT_EQ(r.retry_rounds, 2);
+  // Nothing after hop 5 ever answers, so each step waits out one timeout (the
+  // destination's echo in discovery, then the SYNs of each round, whose echoes
+  // never came back to give them an early deadline): about 3 s, where running
+  // all max_rounds took 17.
+  EXPECT_LT(d.finished_at, At(5s)) << Ms(d.finished_at);
+}
+
+// --- Early deadlines -----------------------------------------------------------
+
+TEST(TraceTest, AControlSynIsGivenUpOnOneEchoRoundTripAfterItsEchoCameBack) {
+  // Filtered after hop 5; the destination is hop 6 (so the round asks TTL 6 only)
+  // and answers echoes after `echo_rtt`. A round's SYN at 6 is silent once its echo
+  // (sent right after it) is back plus max(echo RTT, 10 ms), not after the timeout.
+  for (Duration echo_rtt : {Duration(2ms), Duration(30ms)}) {
+    SCOPED_TRACE(::testing::Message() << "echo RTT " << echo_rtt.count() << " ns");
+    Path path = [echo_rtt](int ttl, int, ProbeKind kind, TimePoint) -> std::optional<Answer> {
+      if (kind == ProbeKind::kIcmpEcho)
+        return ttl >= 6 ? Answer{EchoReply(6), echo_rtt} : Answer{TimeExceeded(kHop[ttl])};
+      if (ttl <= 5) return Answer{TimeExceeded(kHop[ttl])};
+      return std::nullopt;
+    };
+    Driver d(Settings(), path);
+    TraceResult r = d.Run();
+    EXPECT_EQ(r.outcome, Outcome::kFiltered);
+    ASSERT_TRUE(r.blocked_hop) << d.Log();
+    EXPECT_EQ(r.blocked_hop->ttl, 5);
+    EXPECT_TRUE(r.blocked_hop_confirmed);
+    EXPECT_EQ(r.retry_rounds, 1);
+    EXPECT_EQ(d.GroupsFor(6), 2);
+    std::vector<TimePoint> starts = d.RoundStarts();
+    ASSERT_EQ(starts.size(), 1u);
+    EXPECT_EQ(d.finished_at, starts[0] + echo_rtt + std::max<Duration>(echo_rtt, 10ms))
+        << Ms(starts[0]) << " " << Ms(d.finished_at);
+  }
+}
+
+TEST(TraceTest, ASynAnswerJustAfterItsEchoStillMovesTheLastHop) {
+  // Hop 6 had no ICMP budget during the wave; from then on it answers, but its
+  // answers to SYNs come 5 ms after those to echoes (the echo's time-exceeded
+  // overtook the SYN's). The port is dropped after hop 6. A round's SYN at 6 is
+  // answered 15 ms after it left, inside its early deadline (its echo's 10 ms plus
+  // 10 ms): hop 6 is the last hop, and hop 5 is not blamed for the block.
+  Path path = [](int ttl, int, ProbeKind kind, TimePoint sent) -> std::optional<Answer> {
+    if (ttl == 6) {
+      if (kind == ProbeKind::kIcmpEcho) return Answer{TimeExceeded(kHop[6])};
+      if (sent < At(kWaveEnd)) return std::nullopt;
+      return Answer{TimeExceeded(kHop[6]), 15ms};
+    }
+    if (kind == ProbeKind::kIcmpEcho) return Ping(ttl, 9);
+    if (ttl < 6) return Answer{TimeExceeded(kHop[ttl])};
+    return std::nullopt;
+  };
+  Driver d(Settings(), path);
+  TraceResult r = d.Run();
+  EXPECT_EQ(r.outcome, Outcome::kFiltered);
+  ASSERT_TRUE(r.last_responding_hop);
+  EXPECT_EQ(r.last_responding_hop->ttl, 6);
+  ASSERT_TRUE(r.blocked_hop) << d.Log();
+  EXPECT_EQ(r.blocked_hop->ttl, 6);
+  EXPECT_EQ(r.blocked_hop->address, kHop[6]);
+  EXPECT_TRUE(r.blocked_hop_confirmed);
+  // Round 1 found hop 6; round 2 confirmed the silence after it at TTL 7.
+  EXPECT_EQ(r.retry_rounds, 2);
+  EXPECT_EQ(d.GroupsFor(7), 4);
+  EXPECT_TRUE(std::all_of(d.statuses.begin(), d.statuses.end(), [](Trace::ReplyStatus st) {
+    return st == Trace::ReplyStatus::kAccepted;
+  }));
+}
+
+TEST(TraceTest, AHopAnsweringAfterTheDiscoveryPatienceIsStillCredited) {
+  // Hop 6's control plane is slow: its time-exceeded takes 200 ms, where every
+  // other answer takes 10 ms. Discovery gives up on the wave's SYNs at 6 after
+  // 4 x 10 ms + 20 ms and starts confirming the silence after hop 5; their answers
+  // come in during that round and still count: hop 6 is the last hop, the block
+  // after it is confirmed, and hop 5 is never blamed.
+  Path path = [](int ttl, int, ProbeKind kind, TimePoint) -> std::optional<Answer> {
+    if (ttl == 6) return Answer{TimeExceeded(kHop[6]), 200ms};
+    if (kind == ProbeKind::kIcmpEcho) return Ping(ttl, 9);
+    if (ttl < 6) return Answer{TimeExceeded(kHop[ttl])};
+    return std::nullopt;
+  };
+  Driver d(Settings(), path);
+  TraceResult r = d.Run();
+  std::vector<TimePoint> starts = d.RoundStarts();
+  ASSERT_FALSE(starts.empty());
+  EXPECT_EQ(starts[0], At(70ms));  // before hop 6's first answer (210 ms)
+  EXPECT_EQ(r.outcome, Outcome::kFiltered);
+  ASSERT_TRUE(r.last_responding_hop);
+  EXPECT_EQ(r.last_responding_hop->ttl, 6);
+  ASSERT_TRUE(r.blocked_hop) << d.Log();
+  EXPECT_EQ(r.blocked_hop->ttl, 6);
+  EXPECT_TRUE(r.blocked_hop_confirmed);
+  // The wave's three SYNs at 6 are on the hop list with their real RTT.
+  ASSERT_GE(r.hops.size(), 6u);
+  ASSERT_GE(r.hops[5].probes.size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(r.hops[5].probes[static_cast<std::size_t>(i)].rtt_ms) << i;
+    EXPECT_DOUBLE_EQ(*r.hops[5].probes[static_cast<std::size_t>(i)].rtt_ms, 200.0);
+  }
+}
+
+TEST(TraceTest, AnAnswerInTheOtherFamilyMakesASilentTtlAKnownAnswerer) {
+  // An IPv6 trace, filtered after hop 6. Router 6 is dual-stack and its one ICMP
+  // budget goes to IPv4 traffic: IPv6 probes have passed it silently (the HopBook
+  // would call it a router that never answers), but it answered IPv4 a moment ago.
+  // Its silence must be confirmed like any answering router's, and cannot be: the
+  // block is unconfirmed, never "after hop 5".
+  Path path = [](int ttl, int, ProbeKind kind, TimePoint) -> std::optional<Answer> {
+    if (ttl == 6) return std::nullopt;
+    if (kind == ProbeKind::kIcmpEcho) return Ping(ttl, 9);
+    if (ttl < 6) return Answer{TimeExceeded(kHop[ttl])};
+    return std::nullopt;
+  };
+  for (bool v4_answer : {false, true}) {
+    SCOPED_TRACE(::testing::Message() << "IPv4 answer at TTL 6: " << v4_answer);
+    Driver d(Settings(), path);
+    d.v6 = true;
+    for (int i = 0; i < HopBook::kSilentPasses; ++i) d.book.RecordSilentPass(true, 6, TimePoint{});
+    if (v4_answer) d.book.RecordAnswer(false, 6, TimePoint{});
+    TraceResult r = d.Run();
+    EXPECT_EQ(r.outcome, Outcome::kFiltered);
+    ASSERT_TRUE(r.last_responding_hop);
+    EXPECT_EQ(r.last_responding_hop->ttl, 5);
+    if (!v4_answer) {
+      // The IPv6 passes alone make TTL 6 a silent router, asked nothing.
+      EXPECT_EQ(d.SentAt(6, ProbeKind::kIcmpEcho), 0);
+      continue;
+    }
+    EXPECT_GT(d.SentAt(6, ProbeKind::kIcmpEcho), 0);
+    EXPECT_FALSE(r.blocked_hop) << d.Log();
+    EXPECT_FALSE(r.blocked_hop_confirmed);
+    EXPECT_EQ(r.unconfirmed_hop_ttl, 6);
+  }
 }
 
 TEST(TraceTest, NoHopAnsweredAtAllConcludesAfterTwoSilentRounds) {
@@ -831,7 +1082,7 @@ TEST(TraceTest, ProbesThatFailedToSendCountAsSilentAndCannotBeCredited) {
 // silent until the budget of silent rounds runs out.
 Path SilentAfterTheWave() {
   return [](int ttl, int, ProbeKind kind, TimePoint sent) -> std::optional<Answer> {
-    if (ttl <= 5 && kind == ProbeKind::kTcpSyn && sent < At(1s))
+    if (ttl <= 5 && kind == ProbeKind::kTcpSyn && sent < At(kWaveEnd))
       return Answer{TimeExceeded(kHop[ttl])};
     return std::nullopt;
   };
@@ -847,8 +1098,11 @@ TEST(TraceTest, PolicerWaitDoublesUpToFourTimesWithJitterAndNextDeadlineSaysWhen
   EXPECT_FALSE(r.blocked_hop_confirmed);
   std::vector<TimePoint> starts = d.RoundStarts();
   ASSERT_EQ(starts.size(), 6u);
-  // The first round follows the timeout of the wave's last probes (10 ms in) at once.
-  EXPECT_EQ(starts[0], At(1010ms));
+  // The first round follows at once when the wave's last probe is given up on: the
+  // destination's echo, sent at 0 ms, after the full timeout (echoes get no early
+  // deadline; the wave's SYNs were given up on at 70 ms, 4 x 10 ms + 20 ms after
+  // they left).
+  EXPECT_EQ(starts[0], At(1s)) << Ms(starts[0]);
   ASSERT_EQ(d.waits.size(), 5u);
   const double factor[] = {1, 2, 4, 4, 4};
   for (std::size_t i = 0; i < d.waits.size(); ++i) {
@@ -875,27 +1129,72 @@ TEST(TraceTest, JitterDiffersBetweenTraces) {
   EXPECT_NE(first_wait(1), first_wait(2));
 }
 
-TEST(TraceTest, NextDeadlineIsTheEarliestOutstandingTimeout) {
+TEST(TraceTest, NextDeadlineIsTheEarliestOutstandingDeadline) {
   TraceSettings s = Settings(3);
   s.probes_per_hop = 1;
   s.timeout = 500ms;
   s.echo = false;
   Trace trace(s, TimePoint{});
   EXPECT_FALSE(trace.NextDeadline());  // nothing outstanding yet
-  // SYN at 3 (the destination probe), then the window: 1, 2, 3.
+  // SYN at 3 (the destination probe), then the window: 1, 2, 3, 50 ms apart.
   trace.OnSent(*trace.NextProbe(), At(0ms));
-  for (int i = 0; i < 3; ++i) trace.OnSent(*trace.NextProbe(), At(100ms));
+  for (int i = 0; i < 3; ++i) trace.OnSent(*trace.NextProbe(), At(100ms + i * 50ms));
+  // No answer yet, so no round trip to go by: the timeout of the oldest probe.
   EXPECT_EQ(trace.NextDeadline(), At(500ms));
+  // A 20 ms answer: the others are given up on 4 x 20 ms + 20 ms after they left.
   trace.OnReply(3, 0, TimeExceeded(kHop[3]), kDest, At(20ms));
-  EXPECT_EQ(trace.NextDeadline(), At(600ms));
+  EXPECT_EQ(trace.NextDeadline(), At(200ms));
   trace.OnReply(1, 0, TimeExceeded(kHop[1]), kDest, At(120ms));
-  trace.OnReply(2, 0, TimeExceeded(kHop[2]), kDest, At(120ms));
-  trace.OnTick(At(599ms), HopBook{}, false);
+  EXPECT_EQ(trace.NextDeadline(), At(250ms));
+  trace.OnReply(2, 0, TimeExceeded(kHop[2]), kDest, At(170ms));
+  EXPECT_EQ(trace.NextDeadline(), At(300ms));
+  trace.OnTick(At(299ms), HopBook{}, false);
   EXPECT_EQ(trace.mode(), TraceMode::kDiscover);  // TTL 3's window probe still out
-  trace.OnTick(At(600ms), HopBook{}, false);
+  trace.OnTick(At(300ms), HopBook{}, false);
   // Hop 3 answered: the window grew to max_hops and nothing is left to ask.
   EXPECT_TRUE(trace.done());
   EXPECT_FALSE(trace.NextDeadline());
+}
+
+TEST(TraceTest, DiscoveryPatienceIsFourOfTheSlowestRoundTripsPlus20MsAtMostTheTimeout) {
+  TraceSettings s = Settings(8);
+  s.probes_per_hop = 1;
+  s.gap_limit = 3;
+  s.echo = false;
+  Trace trace(s, TimePoint{});
+  // SYN at 8 (the destination probe), then TTLs 1..3, all at 0 ms.
+  for (int i = 0; i < 4; ++i) trace.OnSent(*trace.NextProbe(), At(0ms));
+  EXPECT_FALSE(trace.NextProbe());
+  EXPECT_EQ(trace.NextDeadline(), At(1s));  // no answer yet: the timeout
+  // Hop 1 answers in 30 ms: 4 x 30 + 20 = 140 ms for the rest. Its answer opens
+  // the window to TTL 4, sent now.
+  trace.OnReply(1, 0, TimeExceeded(kHop[1]), kDest, At(30ms));
+  EXPECT_EQ(trace.NextDeadline(), At(140ms));
+  auto ttl4 = trace.NextProbe();
+  ASSERT_TRUE(ttl4);
+  EXPECT_EQ(ttl4->ttl, 4);
+  trace.OnSent(*ttl4, At(30ms));
+  // A slower answer (hop 2 in 100 ms) makes every silent SYN wait longer: 420 ms.
+  trace.OnReply(2, 0, TimeExceeded(kHop[2]), kDest, At(100ms));
+  EXPECT_EQ(trace.NextDeadline(), At(420ms));
+  auto ttl5 = trace.NextProbe();
+  ASSERT_TRUE(ttl5);
+  trace.OnSent(*ttl5, At(100ms));
+  trace.OnTick(At(419ms), HopBook{}, false);
+  EXPECT_EQ(trace.mode(), TraceMode::kDiscover);
+  // Hop 4 in 300 ms: 4 x 300 + 20 = 1220 ms is past the timeout, which caps it.
+  trace.OnReply(4, 0, TimeExceeded(kHop[4]), kDest, At(330ms));
+  EXPECT_EQ(trace.NextDeadline(), At(1s));
+  trace.OnTick(At(999ms), HopBook{}, false);
+  EXPECT_EQ(trace.mode(), TraceMode::kDiscover);
+  // TTL 3 and the destination probe are given up on at 1 s; TTL 5 (sent at 100 ms)
+  // keeps its own deadline.
+  trace.OnTick(At(1s), HopBook{}, false);
+  EXPECT_EQ(trace.mode(), TraceMode::kDiscover);
+  EXPECT_EQ(trace.NextDeadline(), At(1100ms));
+  // A late answer is still an answer: TTL 3 answered after its deadline.
+  EXPECT_EQ(trace.OnReply(3, 0, TimeExceeded(kHop[3]), kDest, At(1050ms)),
+            Trace::ReplyStatus::kAccepted);
 }
 
 TEST(TraceTest, ModesHaveNames) {
@@ -921,7 +1220,7 @@ TEST(TraceTest, UnreachableMarkers) {
 
 // --- HopBook -----------------------------------------------------------------
 
-TEST(HopBookTest, AnAnswerIsRememberedForTenMinutesPerTtlAndFamily) {
+TEST(HopBookTest, AnAnswerIsRememberedForTenMinutesPerTtlInEitherFamily) {
   HopBook book;
   TimePoint t = At(1h);
   EXPECT_FALSE(book.KnownAnswerer(false, 6, t));
@@ -929,8 +1228,13 @@ TEST(HopBookTest, AnAnswerIsRememberedForTenMinutesPerTtlAndFamily) {
   EXPECT_TRUE(book.KnownAnswerer(false, 6, t));
   EXPECT_TRUE(book.KnownAnswerer(false, 6, t + HopBook::kMemory - 1s));
   EXPECT_FALSE(book.KnownAnswerer(false, 6, t + HopBook::kMemory));
-  EXPECT_FALSE(book.KnownAnswerer(true, 6, t));   // IPv6 TTL 6 is another router
-  EXPECT_FALSE(book.KnownAnswerer(false, 5, t));  // and so is TTL 5
+  // IPv6 TTL 6 may be the same dual-stack box, or share Linux's global ICMP
+  // budget with it: an IPv4 answer makes it a known answerer too, for as long.
+  EXPECT_TRUE(book.KnownAnswerer(true, 6, t));
+  EXPECT_TRUE(book.KnownAnswerer(true, 6, t + HopBook::kMemory - 1s));
+  EXPECT_FALSE(book.KnownAnswerer(true, 6, t + HopBook::kMemory));
+  EXPECT_FALSE(book.KnownAnswerer(false, 5, t));  // TTL 5 is another router
+  EXPECT_FALSE(book.KnownAnswerer(true, 5, t));
   EXPECT_FALSE(book.KnownAnswerer(false, 7, t));
   // An older answer recorded late does not shorten the memory.
   book.RecordAnswer(false, 6, t - 5min);
@@ -973,6 +1277,28 @@ TEST(HopBookTest, ARecentAnswerOutweighsSilentPasses) {
   EXPECT_FALSE(book.KnownSilent(false, 9, t + 1s));
   // Once the answer is forgotten, the passes since it speak.
   EXPECT_TRUE(book.KnownSilent(false, 9, t + HopBook::kMemory));
+}
+
+TEST(HopBookTest, AnAnswerInOneFamilyOutweighsSilentPassesInTheOther) {
+  // IPv6 probes passed TTL 4 silently (its budget went to IPv4), and it answered
+  // IPv4 meanwhile: a starved router, not one that never answers.
+  HopBook book;
+  TimePoint t = At(1h);
+  for (int i = 0; i < HopBook::kSilentPasses; ++i) book.RecordSilentPass(true, 4, t);
+  ASSERT_TRUE(book.KnownSilent(true, 4, t));
+  book.RecordAnswer(false, 4, t + 1s);
+  EXPECT_TRUE(book.KnownAnswerer(true, 4, t + 1s));
+  EXPECT_FALSE(book.KnownSilent(true, 4, t + 1s));
+  // The answer is only remembered for kMemory; the silent passes (not reset by an
+  // answer in the other family) then speak again, if recent.
+  for (int i = 0; i < HopBook::kSilentPasses; ++i)
+    book.RecordSilentPass(true, 4, t + HopBook::kMemory);
+  EXPECT_TRUE(book.KnownSilent(true, 4, t + 1s + HopBook::kMemory));
+  // The other way round as well.
+  for (int i = 0; i < HopBook::kSilentPasses; ++i) book.RecordSilentPass(false, 8, t);
+  book.RecordAnswer(true, 8, t);
+  EXPECT_FALSE(book.KnownSilent(false, 8, t));
+  EXPECT_TRUE(book.KnownAnswerer(false, 8, t));
 }
 
 }  // namespace
