@@ -22,8 +22,9 @@ int SenderDistanceFromReplyTtl(int received_ttl);
 void CompareWithPing(TraceResult& tcp, const TraceResult& icmp);
 
 /// A stable identifier of the path a trace saw: a hash of the answering hop
-/// addresses by TTL and of how the trace ended, as 16 hex digits. Silent hops
-/// do not enter it, so a policed hop does not make a "new" path.
+/// addresses by TTL and of how the trace ended, as 16 hex digits. A hop
+/// policed in one round changes it; callers that remember rounds keep the
+/// earlier id while PathChanged says the path is the same (see PathIdOf).
 std::string PathId(const TraceResult& result);
 /// result.path_id where the caller kept an earlier round's identity for the
 /// same path (serve), else PathId(result).

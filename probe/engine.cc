@@ -97,6 +97,16 @@ void Engine::HandlePacket(packet::Bytes ip_packet, TimePoint received) {
       ++stats_.replies_by_type[static_cast<std::size_t>(reply.type)];
       if (reply.type == packet::ReplyType::kTimeExceeded)
         book_.RecordAnswer(run.job.destination.is_v6(), id.ttl, received);
+      // A router that sends unreachables is alive and spends ICMP budget on
+      // them: never to be taken for a silent router (its distance is the probe
+      // TTL less the quoted one, or one more for errors raised before the
+      // decrement; both are marked, which only asks for more confirmation).
+      if (reply.type == packet::ReplyType::kUnreachable && reply.quoted_ttl &&
+          *reply.quoted_ttl <= id.ttl && reply.from != run.job.destination) {
+        int distance = id.ttl - *reply.quoted_ttl;
+        for (int d : {distance, distance + 1})
+          if (d >= 1 && d < id.ttl) book_.RecordAnswer(run.job.destination.is_v6(), d, received);
+      }
       Touch(id.slot);
       break;
     case Trace::ReplyStatus::kUnknownProbe:

@@ -540,22 +540,18 @@ TEST(DiagnosisTest, PathIdIsEqualForTheSamePathAndDifferentForOthers) {
   EXPECT_NE(PathId(other_address), PathId(other_end));
 }
 
-TEST(DiagnosisTest, PathIdIgnoresAPolicedHop) {
-  // BUG (diagnosis.cc, PathId): diagnosis.h promises "Silent hops do not enter
-  // it, so a policed hop does not make a 'new' path", and PathChanged agrees
-  // (SilentHopIsNotAPathChange). But PathId hashes every hop that answered,
-  // so the same path with hop 2 answering in one round and policed (silent)
-  // in the next gets two different ids. PathId is the `path` label of
-  // portpath_path_info and the path_id in JSON, so each policed round starts
-  // a new series and logs a different id although no path change is counted.
-  // (A pure hash cannot both ignore a hop answering in one round only and
-  // tell two addresses at that hop apart; the fix needs a design decision,
-  // e.g. carrying the last known address of silent hops forward.)
-  GTEST_SKIP() << "PathId changes when a hop is policed; see comment";
+TEST(DiagnosisTest, APolicedHopKeepsThePathsIdentityWhereTheCallerCarriesIt) {
+  // A pure hash cannot both ignore a hop that answered in one round only and
+  // tell two addresses at that hop apart, so PathId differs; the service
+  // keeps the earlier round's id while PathChanged says "same path", and
+  // PathIdOf (what the JSON and the `path` label use) returns that one.
   TraceResult full = PathOf({"10.0.0.1", "10.0.1.1", "198.51.100.3"}, 3);
   TraceResult policed = PathOf({"10.0.0.1", nullptr, "198.51.100.3"}, 3);
   ASSERT_FALSE(PathChanged(full, policed));
-  EXPECT_EQ(PathId(full), PathId(policed));
+  EXPECT_NE(PathId(full), PathId(policed));
+  EXPECT_EQ(PathIdOf(policed), PathId(policed));  // nothing carried: its own
+  policed.path_id = PathIdOf(full);
+  EXPECT_EQ(PathIdOf(policed), PathId(full));
 }
 
 // ---------------------------------------------------------------------------
