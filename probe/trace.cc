@@ -522,12 +522,19 @@ void Trace::EnterConfirm(TimePoint now, const HopBook& book, bool v6) {
     Conclude(true);
     return;
   }
-  if (rounds_ >= settings_.max_rounds || silent_rounds_ >= settings_.max_retries) {
-    unconfirmed_ttl_ = j.need.front();
-    Conclude(false);
-    return;
-  }
+  if (OutOfRounds(j)) return;
   mode_ = TraceMode::kConfirm;
+  StartRound(j, now);
+}
+
+bool Trace::OutOfRounds(const Judgement& j) {
+  if (rounds_ < settings_.max_rounds && silent_rounds_ < settings_.max_retries) return false;
+  unconfirmed_ttl_ = j.need.front();
+  Conclude(false);
+  return true;
+}
+
+void Trace::StartRound(const Judgement& j, TimePoint now) {
   ++rounds_;
   round_start_ = now;
   evidence_at_round_start_ = Evidence();
@@ -578,17 +585,10 @@ void Trace::TickConfirm(TimePoint now, const HopBook& book, bool v6) {
     Conclude(true);
     return;
   }
-  if (rounds_ >= settings_.max_rounds || silent_rounds_ >= settings_.max_retries) {
-    unconfirmed_ttl_ = j.need.front();
-    Conclude(false);
-    return;
-  }
+  if (OutOfRounds(j)) return;
   if (!all_silent) {
     // Progress (an answer somewhere): ask again at once.
-    ++rounds_;
-    round_start_ = now;
-    evidence_at_round_start_ = Evidence();
-    SendPairs(j.need, j.known_answerer);
+    StartRound(j, now);
     return;
   }
   // xorshift64: a little jitter (0.75x to 1.25x) without a clock or a global RNG,
@@ -612,10 +612,7 @@ void Trace::TickWaitPolicer(TimePoint now, const HopBook& book, bool v6) {
     return;
   }
   mode_ = TraceMode::kConfirm;
-  ++rounds_;
-  round_start_ = now;
-  evidence_at_round_start_ = Evidence();
-  SendPairs(j.need, j.known_answerer);
+  StartRound(j, now);
 }
 
 int Trace::Evidence() const {

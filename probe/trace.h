@@ -236,6 +236,9 @@ class Trace {
   /// Leaves discovery for confirmation (or concludes when nothing is left to ask).
   void EnterConfirm(TimePoint now, const HopBook& book, bool v6);
   void SendPairs(const std::vector<int>& ttls, int known_answerer);
+  /// Concludes unconfirmed (true) when the round budgets are spent.
+  bool OutOfRounds(const Judgement& j);
+  void StartRound(const Judgement& j, TimePoint now);
   void Conclude(bool confirmed);
   /// When an outstanding probe counts as unanswered (see trace.cc).
   TimePoint Deadline(int ttl, const Probe& p) const;
