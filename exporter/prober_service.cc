@@ -43,14 +43,6 @@ std::string Describe(const probe::TraceResult& r) {
 void CarryConfirmedVerdict(const std::optional<probe::TraceResult>& previous,
                            probe::TraceResult& result) {
   if (result.outcome == probe::Outcome::kError) return;
-  // A refresh round asked no router along the way: the hop list (and so the
-  // last responding hop) is the earlier round's, as long as the port fares
-  // the same.
-  if (result.refreshed && previous && previous->outcome == result.outcome &&
-      (result.outcome == probe::Outcome::kOpen || result.outcome == probe::Outcome::kClosed)) {
-    result.hops = previous->hops;
-    result.last_responding_hop = previous->last_responding_hop;
-  }
   if (result.blocked_hop_confirmed) {
     result.confirmed_at = result.finished_at;
     return;
@@ -266,12 +258,12 @@ void ProberService::ChooseRound(const TargetState& state, probe::TraceSettings& 
   // scale (a full round asks every router on every path).
   if (!state.last || state.refreshes_in_a_row >= options_.refreshes_per_full) return;
   const probe::TraceResult& last = *state.last;
+  // Only blocked ports: a reached port's round costs each router one answer
+  // (extra RTT samples are skipped where budgets are short) and is what sees
+  // its path change, so it stays full.
   if (last.outcome == probe::Outcome::kFiltered && last.blocked_hop && last.blocked_hop_confirmed) {
     settings.round = probe::TraceSettings::Round::kRefreshBlocked;
     settings.known_last_hop = last.blocked_hop->ttl;
-  } else if ((last.outcome == probe::Outcome::kOpen || last.outcome == probe::Outcome::kClosed) &&
-             !last.hops.empty()) {
-    settings.round = probe::TraceSettings::Round::kRefreshReached;
   }
 }
 
@@ -374,7 +366,11 @@ void ProberService::Record(TargetState& state, probe::TraceResult result) {
   CarryConfirmedVerdict(state.last, result);
   // Refreshes in a row since the last full round (an error counts as full:
   // the next round starts from scratch).
-  state.refreshes_in_a_row = result.refreshed ? state.refreshes_in_a_row + 1 : 0;
+  // A refresh that found something the old verdict does not explain (it
+  // was not carried) is followed by a full round at once.
+  if (!result.refreshed) state.refreshes_in_a_row = 0;
+  else if (!result.stale) state.refreshes_in_a_row = options_.refreshes_per_full;
+  else ++state.refreshes_in_a_row;
   // One log line per change of outcome or blocked hop, not one per trace.
   std::string now_desc = Describe(result);
   if (!state.last || Describe(*state.last) != now_desc) {

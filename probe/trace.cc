@@ -151,8 +151,6 @@ Trace::Trace(TraceSettings settings, TimePoint start, std::uint64_t jitter_seed)
       Queue(known + 1, ProbeKind::kTcpSyn);
       window_ = known + 1;
       break;
-    case TraceSettings::Round::kRefreshReached:
-      break;
   }
 }
 
@@ -266,9 +264,7 @@ Trace::ReplyStatus Trace::OnReply(std::uint8_t ttl, std::uint8_t attempt,
   // A refresh round asks no more than the old verdict rests on, unless the
   // answer is news: the hop after the known last hop answering.
   if (Refreshing()) {
-    bool news = p.kind == ProbeKind::kTcpSyn &&
-                settings_.round == TraceSettings::Round::kRefreshBlocked &&
-                ttl > settings_.known_last_hop;
+    bool news = p.kind == ProbeKind::kTcpSyn && ttl > settings_.known_last_hop;
     if (!news) return ReplyStatus::kAccepted;
     escalated_ = true;
   }
@@ -467,18 +463,12 @@ void Trace::TickDiscover(TimePoint now, const HopBook& book, bool v6) {
   int terminal = TerminalTtl();
   if (terminal == 0) {
     if (!send_queue_.empty() || AnyOutstanding()) return;
-    if (Refreshing() && settings_.round == TraceSettings::Round::kRefreshBlocked) {
+    if (Refreshing()) {
       // Nothing contradicts the confirmed verdict (the hop after the known
       // last hop stayed silent): unconfirmed this round, by design.
       int last = LastAnsweredTtl();
       unconfirmed_ttl_ = last == settings_.known_last_hop ? last + 1 : settings_.known_last_hop;
       Conclude(false);
-      return;
-    }
-    if (Refreshing()) {
-      // The port that answered no longer does: a full trace, now.
-      escalated_ = true;
-      ExtendWindow(settings_.first_hop + settings_.gap_limit - 1);
       return;
     }
     EnterConfirm(now, book, v6);

@@ -66,14 +66,13 @@ struct TraceSettings {
   bool echo = true;
   /// Ping the destination (an echo at max_hops) for the ping comparison.
   bool ping = true;
-  /// A refresh round (serve): an earlier round confirmed the verdict, so this
-  /// one re-asks only what the verdict rests on and spends no router budget on
-  /// the rest. kRefreshBlocked: the destination probes and SYNs at
-  /// known_last_hop and the TTL after it; if nothing contradicts the old
-  /// verdict the trace ends unconfirmed (the service shows the confirmed one,
-  /// stale), with no confirmation groups. kRefreshReached: the destination
-  /// probes only; a port that stopped answering gets a full trace at once.
-  enum class Round { kFull, kRefreshBlocked, kRefreshReached };
+  /// A refresh round (serve): an earlier round confirmed that the port is
+  /// blocked after known_last_hop, so this one re-asks only what that rests
+  /// on: the destination probes and SYNs at known_last_hop and the TTL after
+  /// it. If nothing contradicts the old verdict the trace ends unconfirmed
+  /// (the service shows the confirmed one, stale), with no confirmation groups;
+  /// an answer beyond known_last_hop turns it into a full trace.
+  enum class Round { kFull, kRefreshBlocked };
   Round round = Round::kFull;
   int known_last_hop = 0;
 };

@@ -111,22 +111,25 @@ TEST(ServeMemoryTest, AnOpenPortIsNeverReplacedByAnOldBlock) {
   EXPECT_EQ(now.confirmed_at, 200);
 }
 
-TEST(ServeMemoryTest, ARefreshOfAReachedPortCarriesTheHopList) {
-  std::optional<TraceResult> previous;
-  previous.emplace();
-  previous->outcome = Outcome::kOpen;
-  previous->hops = {Answered(1, "10.0.0.2"), Answered(7, "192.0.2.10")};
-  HopRef seven;
-  seven.ttl = 7;
-  seven.address = Ip("192.0.2.10");
-  previous->last_responding_hop = seven;
+TEST(ServeMemoryTest, ARefreshOfABlockedPortIsShownStaleWithTheConfirmedHops) {
+  std::optional<TraceResult> previous = ConfirmedAtHop5();
+  // The refresh asked hop 5 and 6 only: hop 5 answered, 6 stayed silent.
   TraceResult now;
-  now.outcome = Outcome::kOpen;
+  now.outcome = Outcome::kFiltered;
   now.refreshed = true;
-  now.hops = {Answered(30, "192.0.2.10")};
+  now.hops = {Silent(1), Silent(2), Silent(3), Silent(4), Answered(5, "198.51.100.18"), Silent(6)};
+  HopRef five;
+  five.ttl = 5;
+  five.address = Ip("198.51.100.18");
+  now.last_responding_hop = five;
+  now.blocked_hop_confirmed = false;
+  now.unconfirmed_hop_ttl = 6;
   CarryConfirmedVerdict(previous, now);
-  ASSERT_EQ(now.hops.size(), 2u);
-  EXPECT_EQ(now.last_responding_hop->ttl, 7);
+  ASSERT_TRUE(now.blocked_hop);
+  EXPECT_EQ(now.blocked_hop->ttl, 5);
+  EXPECT_TRUE(now.stale);
+  ASSERT_EQ(now.hops.size(), previous->hops.size());  // the confirmed round's hop list
+  EXPECT_TRUE(now.hops[0].address);
 }
 
 }  // namespace
