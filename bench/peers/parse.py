@@ -117,10 +117,15 @@ def parse_portpath(path):
             if not line.startswith("{"):
                 continue
             r = json.loads(line)
+            key = (r.get("address") or r.get("host"), int(r["port"]))
+            if r.get("blocked_hop_confirmed") is False:
+                # "No answer, blocked hop not confirmed (ICMP rate limiting)":
+                # portpath names no hop, so neither right nor a wrong hop.
+                out.setdefault(key, ("unconfirmed", "-", "-"))
+                continue
             hop = r.get("blocked_hop") or r.get("last_responding_hop") or {}
             ttl = hop.get("ttl")
             addr = hop.get("address")
-            key = (r.get("address") or r.get("host"), int(r["port"]))
             out.setdefault(key, (r.get("outcome", "error"),
                                  "-" if ttl is None else str(ttl), addr or "-"))
     return out
