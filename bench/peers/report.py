@@ -146,8 +146,8 @@ def render(records_path, meta_path, out_path):
             o.append(f"  - {tool}: `{meta['commands'][tool]}`")
     o += [
         "",
-        "  portpath runs numeric (`-n`) like the peers, and with its default ICMP echo (ping) trace",
-        "  alongside each TCP trace, whose echo requests are counted as probes. scamper: `-O cmdfile`",
+        "  portpath runs numeric (`-n`) like the peers, and with its default ICMP echo probes (the destination ping and",
+        "  the controls that confirm a blocked hop), whose echo requests are counted as probes. scamper: `-O cmdfile`",
         "  makes every input line a complete command, so each target carries its own `-d PORT`;",
         "  `-n 127.0.0.1` because scamper 20211212 refuses to start when resolv.conf has no",
         "  nameserver (the lab's has none; nothing is resolved). traceroute: `-O info` prints the TCP",
