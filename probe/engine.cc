@@ -64,6 +64,7 @@ bool Engine::Start(TraceJob job) {
   // The echo identifier is the high half of the encoded probe id: constant for
   // the trace (slot XOR key), like a Paris source port, and the matcher reads
   // the slot back from it.
+  flow.sends_echo = job.settings.echo;
   if (job.settings.echo)
     flow.echo_identifier =
         static_cast<std::uint16_t>(codec_.Encode(packet::ProbeId{slot, 0, 0}, 0) >> 16);

@@ -8,7 +8,7 @@ MatchResult MatchReply(const FlowTable& table, const packet::ProbeIdCodec& codec
   std::uint16_t slot = codec.SlotOf(p.sequence);
   const Flow* flow = table.Find(slot);
   if (!flow) return packet::DropReason::kNoSuchTrace;
-  bool echo_of_tcp_trace = flow->protocol == packet::kProtoTcp && flow->echo_identifier != 0 &&
+  bool echo_of_tcp_trace = flow->protocol == packet::kProtoTcp && flow->sends_echo &&
                            p.protocol != packet::kProtoTcp;
   if (echo_of_tcp_trace) {
     if (p.destination != flow->destination || p.source_port != flow->echo_identifier ||

@@ -25,7 +25,9 @@ struct Flow {
   /// source_port is the echo identifier and destination_port 0).
   std::uint8_t protocol = packet::kProtoTcp;
   /// A TCP trace's ICMP echo probes (ping and controls) go to the same
-  /// destination with this identifier; 0 = none.
+  /// destination with this identifier, when sends_echo. (Not 0 as "none":
+  /// the identifier is slot XOR key, and 0 is as likely as any other value.)
+  bool sends_echo = false;
   std::uint16_t echo_identifier = 0;
 };
 

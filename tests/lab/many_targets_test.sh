@@ -15,6 +15,8 @@ for i in $(seq 101 200); do echo "198.18.0.$i:8443"; done >>"$targets"
 
 start=$(date +%s.%N)
 out=$(lab_portpath trace --json --rate 20000 --targets-file "$targets" || true)
+# KEEP_OUT=FILE keeps the JSON for a look at a failure.
+[[ -n ${KEEP_OUT:-} ]] && echo "$out" >"$KEEP_OUT"
 wall=$(echo "$(date +%s.%N) - $start" | bc)
 
 check "results" 200 "$(jq -s length <<<"$out")"

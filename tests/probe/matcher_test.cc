@@ -244,6 +244,7 @@ Reply EchoReplyTo(const Flow& flow, std::uint32_t key, packet::ProbeId id) {
 
 /// The flow of a TCP trace in slot 0 that sends echo probes, as the engine sets it up.
 Flow EchoingFlow(Flow flow, std::uint32_t key) {
+  flow.sends_echo = true;
   flow.echo_identifier =
       static_cast<std::uint16_t>(ProbeIdCodec(key).Encode(ProbeId{0, 0, 0}, 0) >> 16);
   return flow;
@@ -269,6 +270,17 @@ TEST(MatcherTest, EchoQuoteOnATcpTraceSlotMatchesItsEchoIdentifier) {
   EXPECT_EQ(std::get<ProbeId>(Match(f6, kKey6, reply6)), (ProbeId{0, 30, 1}));
 }
 
+TEST(MatcherTest, AnEchoIdentifierOfZeroStillMatches) {
+  // The identifier is slot XOR the key's high half: for one slot in 65,536 it
+  // is 0. An engine run of 200 traces once hit it in CI, and that trace's
+  // controls were all dropped (0 used to mean "no echoes").
+  std::uint32_t key = 0x00001234;  // slot 0 -> identifier 0
+  Flow flow = EchoingFlow(LabFlow4(), key);
+  ASSERT_EQ(flow.echo_identifier, 0);
+  Reply te = TimeExceededQuoting(EchoProbeBytes(flow, key, ProbeId{0, 6, 4}), Ip("198.51.100.18"));
+  EXPECT_EQ(std::get<ProbeId>(Match(flow, key, te)), (ProbeId{0, 6, 4}));
+}
+
 TEST(MatcherTest, EchoQuoteWithAnotherIdentifierIsAFlowMismatch) {
   Flow flow = EchoingFlow(LabFlow4(), kKey4);
   Reply te =
@@ -279,7 +291,7 @@ TEST(MatcherTest, EchoQuoteWithAnotherIdentifierIsAFlowMismatch) {
   EXPECT_EQ(DropOf(Match(flow, kKey4, near_miss)), DropReason::kFlowMismatch);
   // Our identifier, but the trace in this slot sends no echoes.
   Flow silent = flow;
-  silent.echo_identifier = 0;
+  silent.sends_echo = false;
   EXPECT_EQ(DropOf(Match(silent, kKey4, te)), DropReason::kFlowMismatch);
   // Our identifier, but the echo went to another destination.
   Reply elsewhere = te;
