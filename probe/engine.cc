@@ -36,7 +36,9 @@ Engine::Engine(EngineOptions options, PacketSender& sender, PacketSource& source
       rng_(options.seed != 0 ? options.seed : std::random_device{}()),
       codec_(static_cast<std::uint32_t>(rng_())),
       slots_(kSlots),
-      pacer_(options.rate) {
+      pacer_(options.rate),
+      // Read once: not a getenv per finished trace on the probe loop.
+      debug_traces_(std::getenv("PORTPATH_DEBUG_TRACE") != nullptr) {
   if (options_.source_port_span == 0) options_.source_port_span = 1;
 }
 
@@ -163,7 +165,7 @@ void Engine::Finish(std::uint16_t slot, TimePoint now) {
     r.probes_sent = run->trace->probes_sent();
   } else {
     run->trace->FillResult(run->job.destination, r);
-    if (std::getenv("PORTPATH_DEBUG_TRACE"))
+    if (debug_traces_)
       std::fprintf(stderr, "%s:%u\n%s", run->job.target.c_str(), run->job.port,
                    run->trace->DebugString().c_str());
     done.ping = run->trace->PingResult(run->job.destination);

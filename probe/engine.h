@@ -122,6 +122,8 @@ class Engine {
   using Timer = std::pair<TimePoint, std::uint16_t>;
   std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_;
   Pacer pacer_;
+  /// PORTPATH_DEBUG_TRACE is set: print each finished trace's probes.
+  bool debug_traces_ = false;
   std::vector<FinishedTrace> finished_;
   /// Which TTLs have routers that answer at all: the evidence traces need to
   /// tell a filter from a policer.
