@@ -16,6 +16,10 @@ struct ServeOptions {
   /// How often the config file is checked for changes (stat, following symlinks).
   std::chrono::milliseconds watch_interval{1'000};
   std::string version;
+  /// Prometheus exporter-toolkit web config (TLS, basic auth); empty = plain HTTP, no auth.
+  std::string web_config_file;
+  /// Switch to this user (name or uid) once sockets and capture are open; empty = stay.
+  std::string run_as_user;
 };
 
 /// Runs until SIGTERM/SIGINT. Returns the process exit code (2: bad config at
