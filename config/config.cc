@@ -1,16 +1,26 @@
 #include "config/config.h"
 
+#include <yaml-cpp/anchor.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <set>
+#include <sstream>
 #include <system_error>
 #include <utility>
 
 #include "config/scalars.h"
+#include "probe/io/fd.h"
 
 namespace portpath::config {
 namespace {
@@ -104,6 +114,70 @@ Resolved<T> Resolve(const Field<T>& section, const Field<T>& parent, const T& bu
 }
 
 enum class Section { kTop, kDefaults, kTarget };
+
+// yaml-cpp 0.7.0's LoadAll never returns on some inputs: a stray ',' at the top level
+// yields empty documents forever without being consumed, and LoadAll collects them until
+// memory runs out. So documents are first walked with an event handler that stops when the
+// parser makes no progress, and only the first one is built (YAML::Load).
+class DocumentCounter : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark& mark) override { Begin(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { Note(mark, false); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { Note(mark, true); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    Note(mark, true);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    Note(mark, true);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    Note(mark, true);
+  }
+  void OnMapEnd() override {}
+
+  void Begin(const YAML::Mark& mark) {
+    first_mark = mark;
+    has_content = false;
+    noted = false;
+  }
+  void Note(const YAML::Mark& mark, bool content) {
+    if (!noted) first_mark = mark;
+    noted = true;
+    has_content = has_content || content;
+  }
+  YAML::Mark first_mark = YAML::Mark::null_mark();
+  bool has_content = false;
+  bool noted = false;
+};
+
+struct DocumentScan {
+  std::optional<YAML::Mark> second_document;  // where a second non-empty document starts
+  std::optional<YAML::Mark> stuck;            // where the parser stopped making progress
+};
+
+DocumentScan ScanDocuments(std::string_view text) {
+  std::istringstream in{std::string(text)};
+  YAML::Parser parser(in);
+  DocumentScan scan;
+  std::optional<YAML::Mark> previous;
+  for (int document = 0;; ++document) {
+    DocumentCounter counter;
+    if (!parser.HandleNextDocument(counter)) return scan;
+    const YAML::Mark& at = counter.first_mark;
+    // An empty document at the very place the previous one was: nothing was consumed.
+    if (!counter.has_content && previous && previous->pos == at.pos) {
+      scan.stuck = at;
+      return scan;
+    }
+    previous = at;
+    if (document > 0 && counter.has_content && !scan.second_document) scan.second_document = at;
+  }
+}
 
 std::string Quote(std::string_view s) { return "'" + std::string(s) + "'"; }
 
@@ -430,28 +504,31 @@ class Parser {
   // --- document ------------------------------------------------------------------------------
 
   void ParseDocument(std::string_view text, Config& config) {
-    std::vector<YAML::Node> documents;
+    std::optional<YAML::Mark> second;
+    YAML::Node root;
     try {
-      documents = YAML::LoadAll(std::string(text));
+      DocumentScan scan = ScanDocuments(text);
+      if (scan.stuck) {
+        Error(*scan.stuck, "invalid YAML: unexpected character (a stray ',' or flow indicator?)");
+        return;
+      }
+      second = scan.second_document;
+      root = YAML::Load(std::string(text));
     } catch (const YAML::Exception& e) {
       // ParserException and its DeepRecursion subclass carry the mark of the offending token.
       Error(e.mark, "invalid YAML: " + e.msg);
       return;
     }
-    if (documents.empty()) {
-      Error(YAML::Mark::null_mark(), "expected a mapping at the top level, got an empty document");
-      return;
-    }
     // A second document would be ignored by a naive loader; a stray '---' usually means two
     // files were concatenated.
-    for (size_t i = 1; i < documents.size(); ++i) {
-      if (!documents[i].IsNull()) {
-        Error(documents[i].Mark(),
-              "expected a single YAML document, found another one; remove the '---' separator");
-        break;
-      }
+    if (second) {
+      Error(*second, "expected a single YAML document, found another one; remove the '---' separator");
     }
-    const YAML::Node& root = documents.front();
+    if (!root.IsDefined() || root.IsNull()) {
+      Error(root.IsDefined() ? root.Mark() : YAML::Mark::null_mark(),
+            "expected a mapping at the top level, got an empty document");
+      return;
+    }
     if (!root.IsMap()) {
       Error(root.Mark(), "expected a mapping at the top level, got " + Describe(root));
       return;
@@ -762,19 +839,28 @@ ParseResult TryLoadConfigFile(const std::string& path) {
     result.errors.emplace_back(path, 0, 0, message);
     return result;
   };
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
-                                                       &std::fclose);
+  // O_NONBLOCK: open() on a FIFO would wait for a writer (and a reload with it); only a
+  // regular file is read. A Kubernetes ConfigMap's symlinks lead to regular files.
+  io::Fd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
   // std::generic_category().message() is strerror's text without strerror's shared buffer.
-  if (!file) return fail("cannot read: " + std::generic_category().message(errno));
+  if (!fd.valid()) return fail("cannot read: " + std::generic_category().message(errno));
+  struct stat info {};
+  if (::fstat(fd.get(), &info) != 0)
+    return fail("cannot read: " + std::generic_category().message(errno));
+  if (S_ISDIR(info.st_mode)) return fail("cannot read: " + std::generic_category().message(EISDIR));
+  if (!S_ISREG(info.st_mode)) return fail("cannot read: not a regular file (a FIFO, socket or device)");
+  if (static_cast<std::uint64_t>(info.st_size) > kMaxFileBytes)
+    return fail("cannot read: file is larger than 16 MiB");
   std::string text;
   char buffer[8192];
-  while (size_t n = std::fread(buffer, 1, sizeof buffer, file.get())) {
-    text.append(buffer, n);
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail("cannot read: " + std::generic_category().message(errno));
+    if (n == 0) break;
+    text.append(buffer, static_cast<size_t>(n));
     if (text.size() > kMaxFileBytes) return fail("cannot read: file is larger than 16 MiB");
   }
-  // fopen succeeds on a directory; the read is what fails, with EISDIR.
-  if (std::ferror(file.get()))
-    return fail("cannot read: " + std::generic_category().message(errno));
   return TryParseConfig(text, path);
 }
 

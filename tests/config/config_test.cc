@@ -1,6 +1,10 @@
 #include "config/config.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
 
 #include <string>
 #include <vector>
@@ -259,6 +263,31 @@ TEST(ConfigTest, RejectsATopLevelThatIsNotAMapping) {
 TEST(ConfigTest, RejectsASecondDocument) {
   ExpectError(std::string(kOneTarget) + "---\nrate: 5\n", 4, 1,
               "expected a single YAML document, found another one; remove the '---' separator");
+}
+
+// yaml-cpp 0.7.0's LoadAll allocates without bound on these (fuzzer finding): they must be
+// plain errors, at start-up and on reload alike (both go through TryParseConfig).
+TEST(ConfigTest, RejectsAStrayCommaInsteadOfRunningOutOfMemory) {
+  ExpectError(",", 1, 1, "invalid YAML: unexpected character (a stray ',' or flow indicator?)");
+  ExpectError(",\n", 1, 1, "invalid YAML: unexpected character (a stray ',' or flow indicator?)");
+  ParseResult after_target = TryParseConfig(std::string(kOneTarget) + ",\n", "test.yaml");
+  EXPECT_FALSE(after_target.ok());
+  ParseResult before_target = TryParseConfig(",\n" + std::string(kOneTarget), "test.yaml");
+  EXPECT_FALSE(before_target.ok());
+}
+
+TEST(ConfigTest, RefusesAFifoWithoutBlocking) {
+  // open() on a FIFO with no writer would wait forever (and hold a reload with it).
+  char dir[] = "/tmp/portpath-config-fifo-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  std::string path = std::string(dir) + "/config.yaml";
+  ASSERT_EQ(mkfifo(path.c_str(), 0600), 0);
+  ParseResult result = TryLoadConfigFile(path);
+  unlink(path.c_str());
+  rmdir(dir);
+  ASSERT_EQ(result.errors.size(), 1u);
+  EXPECT_EQ(result.errors[0].what(),
+            path + ": cannot read: not a regular file (a FIFO, socket or device)");
 }
 
 TEST(ConfigTest, RequiresTargets) {

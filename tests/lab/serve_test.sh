@@ -159,4 +159,20 @@ kill -HUP "$serve_pid"
 check "SIGHUP reloads" yes "$(wait_for 5 in_lab bash -c "[[ \$(curl -sf http://127.0.0.1:$port/metrics | awk '/^portpath_config_reloads_total/{print \$2}') != $reloads ]]" && echo yes || echo no)"
 check "POST /-/reload" 200 "$(in_lab curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$port/-/reload")"
 check "GET /-/reload is refused" 405 "$(in_lab curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/-/reload")"
+echo "bad reloads that used to kill or hang the exporter:"
+configmap_write v4 <<<','
+check "a stray ',' line: POST /-/reload fails with the error" 400-or-500 \
+  "$(code=$(in_lab curl -s -o "$work/comma.txt" -w '%{http_code}' -m 10 -X POST "http://127.0.0.1:$port/-/reload"); [[ $code == 400 || $code == 500 ]] && echo 400-or-500 || echo "$code")"
+check "... naming file:line:column" yes "$(grep -q "config.yaml:1:1: invalid YAML" "$work/comma.txt" && echo yes || echo no)"
+check "... the exporter is alive and keeps the last good targets" yes \
+  "$(kill -0 "$serve_pid" && metric 'portpath_outcome\{.*target="192.0.2.10:81"' | grep -q . && echo yes || echo no)"
+mkfifo "$work/cm/..v4/fifo.yaml"
+ln -sfn "..v4/fifo.yaml" "$work/cm/config.yaml"
+for i in 1 2 3 4 5 6; do
+  in_lab curl -s -o /dev/null -m 5 -X POST "http://127.0.0.1:$port/-/reload" || true
+done
+check "config path is a FIFO: six reloads later /-/healthy still answers" 200 \
+  "$(in_lab curl -s -o /dev/null -m 5 -w '%{http_code}' "http://127.0.0.1:$port/-/healthy")"
+check "... and /metrics too, with the reload failed" yes \
+  "$(in_lab curl -sf -m 5 "http://127.0.0.1:$port/metrics" | grep -q '^portpath_config_last_reload_successful 0' && echo yes || echo no)"
 lab_test_end
