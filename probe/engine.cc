@@ -6,8 +6,8 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "probe/packet/echo_probe.h"
-#include "probe/packet/tcp_probe.h"
+#include "probe/diagnosis.h"
+#include "probe/packet_transport.h"
 
 namespace portpath::probe {
 
@@ -28,18 +28,29 @@ TraceResult MakeErrorResult(const std::string& target, const std::string& host, 
   return r;
 }
 
+Engine::Engine(EngineOptions options, ProbeTransport& transport, TimeSource& clock)
+    : Engine(options, &transport, clock) {}
+
 Engine::Engine(EngineOptions options, PacketSender& sender, PacketSource& source, TimeSource& clock)
+    : Engine(options, nullptr, clock) {
+  owned_transport_ = std::make_unique<PacketTransport>(sender, source, key_);
+  transport_ = owned_transport_.get();
+  stats_.probe_mode = transport_->mode();
+}
+
+Engine::Engine(EngineOptions options, ProbeTransport* transport, TimeSource& clock)
     : options_(options),
-      sender_(sender),
-      source_(source),
       clock_(clock),
       rng_(options.seed != 0 ? options.seed : std::random_device{}()),
-      codec_(static_cast<std::uint32_t>(rng_())),
+      // Drawn first either way, so a seed gives the same traces over any transport.
+      key_(static_cast<std::uint32_t>(rng_())),
+      transport_(transport),
       slots_(kSlots),
       pacer_(options.rate),
       // Read once: not a getenv per finished trace on the probe loop.
       debug_traces_(std::getenv("PORTPATH_DEBUG_TRACE") != nullptr) {
   if (options_.source_port_span == 0) options_.source_port_span = 1;
+  if (transport_) stats_.probe_mode = transport_->mode();
 }
 
 bool Engine::Start(TraceJob job) {
@@ -51,27 +62,25 @@ bool Engine::Start(TraceJob job) {
   ++next_slot_;
 
   TimePoint now = clock_.Now();
+  // No echoes where the transport cannot send them (connect mode without
+  // ping sockets): the trace then reports unconfirmed where it would need an
+  // echo control, rather than guess.
+  if (!transport_->SupportsEcho(job.destination.is_v6())) job.settings.echo = false;
   auto run = std::make_unique<Running>();
   run->trace = std::make_unique<Trace>(job.settings, now, rng_());
   run->started = now;
-  run->ip_id = static_cast<std::uint16_t>(rng_());
-  run->flow_label = static_cast<std::uint32_t>(rng_() & 0xfffff) | 1;
-  run->echo_checksum = static_cast<std::uint16_t>(rng_());
-  Flow flow;
+  Flow& flow = run->flow;
+  flow.ip_id = static_cast<std::uint16_t>(rng_());
+  flow.flow_label = static_cast<std::uint32_t>(rng_() & 0xfffff) | 1;
+  flow.echo_checksum = static_cast<std::uint16_t>(rng_());
   flow.source = job.source;
   flow.destination = job.destination;
   flow.source_port =
       static_cast<std::uint16_t>(options_.source_port_base + slot % options_.source_port_span);
   flow.destination_port = job.port;
-  // The echo identifier is the high half of the encoded probe id: constant for
-  // the trace (slot XOR key), like a Paris source port, and the matcher reads
-  // the slot back from it.
   flow.sends_echo = job.settings.echo;
-  if (job.settings.echo)
-    flow.echo_identifier =
-        static_cast<std::uint16_t>(codec_.Encode(packet::ProbeId{slot, 0, 0}, 0) >> 16);
   flow.nonce = static_cast<std::uint16_t>(rng_());
-  flows_.Insert(slot, flow);
+  transport_->BeginTrace(slot, flow);
   run->job = std::move(job);
   run->in_ready = true;
   slots_[slot] = std::move(run);
@@ -81,19 +90,18 @@ bool Engine::Start(TraceJob job) {
   return true;
 }
 
-void Engine::HandlePacket(packet::Bytes ip_packet, TimePoint received) {
-  packet::DecodeResult decoded = packet::DecodeReply(ip_packet);
-  if (auto* reason = std::get_if<DropReason>(&decoded)) {
+void Engine::HandleEvent(const ProbeEvent& event) {
+  if (auto* reason = std::get_if<DropReason>(&event.probe)) {
     ++stats_.dropped[static_cast<std::size_t>(*reason)];
     return;
   }
-  const packet::Reply& reply = std::get<packet::Reply>(decoded);
-  MatchResult match = MatchReply(flows_, codec_, reply);
-  if (auto* reason = std::get_if<DropReason>(&match)) {
-    ++stats_.dropped[static_cast<std::size_t>(*reason)];
+  const packet::ProbeId& id = std::get<packet::ProbeId>(event.probe);
+  if (!slots_[id.slot]) {
+    ++stats_.dropped[static_cast<std::size_t>(DropReason::kNoSuchTrace)];
     return;
   }
-  const packet::ProbeId& id = std::get<packet::ProbeId>(match);
+  const packet::Reply& reply = event.reply;
+  TimePoint received = event.received;
   Running& run = *slots_[id.slot];
   switch (run.trace->OnReply(id.ttl, id.attempt, reply, run.job.destination, received)) {
     case Trace::ReplyStatus::kAccepted:
@@ -109,6 +117,11 @@ void Engine::HandlePacket(packet::Bytes ip_packet, TimePoint received) {
         int distance = id.ttl - *reply.quoted_ttl;
         for (int d : {distance, distance + 1})
           if (d >= 1 && d < id.ttl) book_.RecordAnswer(run.job.destination.is_v6(), d, received);
+      } else if (reply.type == packet::ReplyType::kUnreachable && reply.reply_ttl != 0 &&
+                 reply.from != run.job.destination) {
+        // No quote to read (connect mode): the error's own TTL tells the distance.
+        int d = SenderDistanceFromReplyTtl(reply.reply_ttl);
+        if (d >= 1 && d < id.ttl) book_.RecordAnswer(run.job.destination.is_v6(), d, received);
       }
       Touch(id.slot);
       break;
@@ -155,8 +168,9 @@ void Engine::Finish(std::uint16_t slot, TimePoint now) {
   r.host = run->job.host;
   r.address = run->job.destination;
   r.port = run->job.port;
-  if (const Flow* flow = flows_.Find(slot)) r.source_port = flow->source_port;
-  flows_.Erase(slot);
+  r.source_port = run->flow.source_port;
+  r.probe_mode = transport_->mode();
+  transport_->EndTrace(slot);
   r.duration = std::chrono::duration_cast<std::chrono::milliseconds>(now - run->started);
   r.finished_at = std::chrono::duration<double>(now.time_since_epoch()).count();
   if (!run->send_error.empty()) {
@@ -165,11 +179,15 @@ void Engine::Finish(std::uint16_t slot, TimePoint now) {
     r.probes_sent = run->trace->probes_sent();
   } else {
     run->trace->FillResult(run->job.destination, r);
+    // A reply TTL of 0 is one the transport could not see (connect mode).
+    if (r.reply_ttl == 0) r.reply_ttl.reset();
     if (debug_traces_)
       std::fprintf(stderr, "%s:%u\n%s", run->job.target.c_str(), run->job.port,
                    run->trace->DebugString().c_str());
     done.ping = run->trace->PingResult(run->job.destination);
     if (done.ping) {
+      if (done.ping->reply_ttl == 0) done.ping->reply_ttl.reset();
+      done.ping->probe_mode = r.probe_mode;
       done.ping->target = r.target;
       done.ping->host = r.host;
       done.ping->port = r.port;
@@ -182,35 +200,12 @@ void Engine::Finish(std::uint16_t slot, TimePoint now) {
 
 Engine::SendStatus Engine::SendProbe(std::uint16_t slot, const ProbeRequest& request) {
   Running* run = slots_[slot].get();
-  const Flow& flow = *flows_.Find(slot);
-  std::uint32_t sequence =
-      codec_.Encode(packet::ProbeId{slot, request.ttl, request.attempt}, flow.nonce);
-  std::vector<std::uint8_t> bytes;
-  if (request.kind == ProbeKind::kTcpSyn) {
-    packet::SynProbe probe;
-    probe.source = flow.source;
-    probe.destination = flow.destination;
-    probe.source_port = flow.source_port;
-    probe.destination_port = flow.destination_port;
-    probe.sequence = sequence;
-    probe.ttl = request.ttl;
-    probe.ip_id = run->ip_id;
-    probe.flow_label = run->flow_label;
-    bytes = packet::BuildSynProbe(probe);
-  } else {
-    packet::EchoProbe probe;
-    probe.source = flow.source;
-    probe.destination = flow.destination;
-    probe.identifier = static_cast<std::uint16_t>(sequence >> 16);
-    probe.sequence = static_cast<std::uint16_t>(sequence);
-    probe.ttl = request.ttl;
-    probe.ip_id = run->ip_id;
-    probe.flow_label = run->flow_label;
-    probe.checksum = run->echo_checksum;
-    bytes = packet::BuildEchoProbe(probe);
-  }
+  ProbeSpec spec;
+  spec.id = packet::ProbeId{slot, request.ttl, request.attempt};
+  spec.kind = request.kind;
+  spec.timeout = run->trace->settings().timeout;
   TimePoint sent_at = clock_.Now();
-  int err = sender_.Send(flow.destination, bytes);
+  int err = transport_->Send(spec);
   if (err == 0) {
     if (request.ttl < run->trace->settings().max_hops) hop_pacers_[request.ttl].OnSent(sent_at);
     run->trace->OnSent(request, sent_at);
@@ -323,9 +318,8 @@ Duration Engine::WaitBudget(TimePoint now, Duration max_wait) {
 
 void Engine::RunOnce(Duration max_wait) {
   TimePoint now = clock_.Now();
-  source_.Poll(WaitBudget(now, max_wait),
-               [this](packet::Bytes ip, TimePoint received) { HandlePacket(ip, received); });
-  stats_.dropped[static_cast<std::size_t>(DropReason::kLinkLayer)] = source_.link_drops();
+  transport_->Poll(WaitBudget(now, max_wait), [this](const ProbeEvent& e) { HandleEvent(e); });
+  stats_.dropped[static_cast<std::size_t>(DropReason::kLinkLayer)] = transport_->link_drops();
   now = clock_.Now();
   while (!timers_.empty() && timers_.top().first <= now) {
     Touch(timers_.top().second);

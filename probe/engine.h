@@ -1,7 +1,10 @@
 #pragma once
 /// The probe loop: runs many traces at once under one global rate limit,
-/// interleaving their probes fairly, and matches every captured reply to its
-/// probe. Each iteration receives first, then expires timeouts, then sends, so
+/// interleaving their probes fairly, and credits every answer its transport
+/// reports to its probe's trace. The transport is probe-level (seams.h): raw
+/// packets with the matcher (PacketTransport) or one kernel socket per probe
+/// (the unprivileged connect() mode); the loop and the traces are the same for
+/// both. Each iteration receives first, then expires timeouts, then sends, so
 /// receive timestamps stay tight. Not thread-safe: one thread owns it.
 
 #include <array>
@@ -65,13 +68,22 @@ struct EngineStats {
   std::array<std::uint64_t, static_cast<std::size_t>(packet::DropReason::kCount)> dropped{};
   std::uint64_t traces_started = 0;
   std::uint64_t traces_finished = 0;
+  /// The transport these counters come from (fixed for the engine's life).
+  ProbeMode probe_mode = ProbeMode::kRaw;
 };
 
 class Engine {
  public:
+  /// Over a probe transport (raw or connect; see probe/io/transport.h), which
+  /// must outlive the engine.
+  Engine(EngineOptions options, ProbeTransport& transport, TimeSource& clock);
+  /// Over packets: a PacketTransport of its own around the sender and source
+  /// (which must outlive the engine), keyed from options.seed.
   Engine(EngineOptions options, PacketSender& sender, PacketSource& source, TimeSource& clock);
 
-  /// Starts a trace. Returns false when 65536 traces are already running.
+  /// Starts a trace. Returns false when 65536 traces are already running. A
+  /// transport that cannot send ICMP echoes to the destination's family runs
+  /// the trace with settings.echo off.
   bool Start(TraceJob job);
   /// One iteration: waits at most max_wait for replies, then handles timeouts
   /// and sends what the rate limit allows.
@@ -83,20 +95,22 @@ class Engine {
   /// Results finished since the last call, in completion order.
   std::vector<FinishedTrace> TakeFinished();
   const EngineStats& stats() const { return stats_; }
+  ProbeMode probe_mode() const { return transport_->mode(); }
 
  private:
   struct Running {
     TraceJob job;
     std::unique_ptr<Trace> trace;
+    Flow flow;
     TimePoint started{};
-    std::uint16_t ip_id = 0;
-    std::uint32_t flow_label = 0;
-    std::uint16_t echo_checksum = 0;
     bool in_ready = false;
     std::string send_error;
   };
 
-  void HandlePacket(packet::Bytes ip_packet, TimePoint received);
+  /// The common part of both public constructors (transport null: the caller
+  /// sets up a transport of the engine's own).
+  Engine(EngineOptions options, ProbeTransport* transport, TimeSource& clock);
+  void HandleEvent(const ProbeEvent& event);
   void Touch(std::uint16_t slot);
   void Advance(std::uint16_t slot, TimePoint now);
   void SendSome(TimePoint now);
@@ -108,12 +122,12 @@ class Engine {
   Duration WaitBudget(TimePoint now, Duration max_wait);
 
   EngineOptions options_;
-  PacketSender& sender_;
-  PacketSource& source_;
   TimeSource& clock_;
   std::mt19937_64 rng_;
-  packet::ProbeIdCodec codec_;
-  FlowTable flows_;
+  /// The probe-id key, for a PacketTransport of the engine's own.
+  std::uint32_t key_ = 0;
+  std::unique_ptr<ProbeTransport> owned_transport_;
+  ProbeTransport* transport_ = nullptr;
   std::vector<std::unique_ptr<Running>> slots_;  // index = slot
   std::size_t active_count_ = 0;
   std::uint32_t next_slot_ = 0;

@@ -29,6 +29,12 @@ struct Flow {
   /// the identifier is slot XOR key, and 0 is as likely as any other value.)
   bool sends_echo = false;
   std::uint16_t echo_identifier = 0;
+  /// Also fixed per trace (Paris: per-flow load balancers hash on the IPv6
+  /// flow label; the IPv4 ID and the echo checksum are kept for the same
+  /// reason). Packet transports write them into every probe.
+  std::uint16_t ip_id = 0;
+  std::uint32_t flow_label = 0;
+  std::uint16_t echo_checksum = 0;
 };
 
 class FlowTable {

@@ -77,6 +77,18 @@ HopRef MakeHopRef(int ttl, const packet::IpAddress& address) {
   ref.address_class = ClassifyAddress(address);
   return ref;
 }
+
+/// An unreachable whose quote the transport could not see (connect mode: the
+/// error queue gives the ICMP type, code, sender and TTL, not the quoted IP
+/// header): its sender's distance by the error's own TTL as received, when
+/// that fits below the probe's TTL. nullopt when the quote was seen (raw mode
+/// always sees it) or the reply TTL is unknown.
+std::optional<int> UnquotedSenderDistance(const packet::Reply& reply, int probe_ttl) {
+  if (reply.quoted_ttl || reply.reply_ttl == 0) return std::nullopt;
+  int d = SenderDistanceFromReplyTtl(reply.reply_ttl);
+  if (d < 1 || d > probe_ttl) return std::nullopt;
+  return d;
+}
 }  // namespace
 
 std::string_view ToString(TraceMode m) {
@@ -278,6 +290,7 @@ Trace::ReplyStatus Trace::OnReply(std::uint8_t ttl, std::uint8_t attempt,
       int distance = ttl;
       if (reply.quoted_ttl && *reply.quoted_ttl >= 1 && *reply.quoted_ttl <= ttl)
         distance = ttl - *reply.quoted_ttl + 1;
+      else if (auto d = UnquotedSenderDistance(reply, ttl)) distance = *d;
       ExtendWindow(distance + 1);
     } else if (auto d = DistanceEstimate()) {
       ExtendWindow(*d + 1);
@@ -312,6 +325,8 @@ std::optional<int> Trace::DistanceEstimate() const {
       if (!p.answered) continue;
       ReplyType t = p.reply.type;
       if (t != ReplyType::kSynAck && t != ReplyType::kRst && t != ReplyType::kEchoReply) continue;
+      // 0: a TTL the transport could not see (a connect()ed SYN-ACK or RST).
+      if (p.reply.reply_ttl == 0) continue;
       int d = std::min(ttl, SenderDistanceFromReplyTtl(p.reply.reply_ttl));
       if (d >= 1 && (!best || d > *best)) best = d;
     }
@@ -496,6 +511,7 @@ void Trace::TickDiscover(TimePoint now, const HopBook& book, bool v6) {
     int distance = terminal;
     if (first->reply.quoted_ttl && *first->reply.quoted_ttl >= 1 && *first->reply.quoted_ttl <= terminal)
       distance = terminal - *first->reply.quoted_ttl;
+    else if (auto d = UnquotedSenderDistance(first->reply, terminal)) distance = *d;
     if (distance < terminal) below = std::max(distance, settings_.first_hop);
     if (below >= settings_.first_hop && below < terminal && !at(below).syn_answered()) {
       ++rounds_;
@@ -762,6 +778,8 @@ void Trace::FillResult(const packet::IpAddress& destination, TraceResult& result
                                   p.reply.icmp_code == (v6 ? 3 : 1));
           int bound = ttl - *p.reply.quoted_ttl + (after_decrement ? 0 : 1);
           if (residual_bound == 0 || bound < residual_bound) residual_bound = bound;
+        } else if (auto d = UnquotedSenderDistance(p.reply, ttl)) {
+          if (residual_bound == 0 || *d < residual_bound) residual_bound = *d;
         }
       }
     }

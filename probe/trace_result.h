@@ -39,6 +39,13 @@ inline constexpr std::size_t kOutcomeCount = std::size(kAllOutcomes);
 enum class HopReply { kNone, kTimeExceeded, kSynAck, kRst, kUnreachable, kEchoReply };
 std::string_view ToString(HopReply r);
 
+/// How the probes went out. kRaw: hand-built SYNs and echoes on raw sockets,
+/// replies captured with libpcap (needs CAP_NET_RAW). kConnect: the unprivileged
+/// fallback, one TCP connect() per probe with its own TTL and the kernel's
+/// IP_RECVERR error queue (like `traceroute -M tcpconn`).
+enum class ProbeMode { kRaw, kConnect };
+inline std::string_view ToString(ProbeMode m) { return m == ProbeMode::kRaw ? "raw" : "connect"; }
+
 /// The answer to one probe (nullopt rtt = no answer within the timeout).
 struct ProbeSample {
   std::optional<double> rtt_ms;
@@ -94,6 +101,8 @@ struct TraceResult {
   /// The flow's source port (TCP) or echo identifier (ping).
   std::uint16_t source_port = 0;
   Outcome outcome = Outcome::kError;
+  /// Which transport traced it (set by the engine).
+  ProbeMode probe_mode = ProbeMode::kRaw;
   bool destination_reached = false;
   std::optional<HopRef> last_responding_hop;
   std::optional<HopRef> blocked_hop;

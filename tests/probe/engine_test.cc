@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "probe/packet/bytes.h"
+#include "probe/packet_transport.h"
 #include "probe/verdict.h"
 #include "tests/probe/fixtures.h"
 
@@ -188,7 +189,9 @@ std::vector<std::uint8_t> IcmpError(const WireProbe& p, const IpAddress& from, i
   w.u16(0);
   w.u32(0);
   w.bytes(quote);
-  return w.take();
+  std::vector<std::uint8_t> packet = w.take();
+  testing::FixIcmpChecksum(packet);
+  return packet;
 }
 
 std::vector<std::uint8_t> TcpAnswer(const WireProbe& p, bool syn_ack, int dist = 7) {
@@ -214,7 +217,9 @@ std::vector<std::uint8_t> EchoAnswer(const WireProbe& p, int dist = 7) {
   ByteWriter w;
   IpHeader(w, p.v6, p.destination, p.source, p.v6 ? 58 : 1, icmp.size(), ArrivingTtl(dist));
   w.bytes(icmp);
-  return w.take();
+  std::vector<std::uint8_t> packet = w.take();
+  testing::FixIcmpChecksum(packet);
+  return packet;
 }
 
 /// A simulated network: the sender reads each probe and queues what the path would
@@ -320,6 +325,49 @@ class FakeNetwork : public PacketSender, public PacketSource {
   std::multimap<TimePoint, std::vector<std::uint8_t>> queue_;
 };
 
+/// What the unprivileged connect() transport tells the engine, over the same
+/// simulated network: each answer still reaches its probe (the kernel matches
+/// it to the probe's socket; here the packet matcher stands in for that), but
+/// without the quoted IP header (no quoted TTL), without the TTL of the
+/// destination's SYN-ACK or RST, without MPLS labels, and with ICMP echo only
+/// where ping sockets are allowed.
+class ConnectLikeTransport : public ProbeTransport {
+ public:
+  ConnectLikeTransport(FakeNetwork& net, bool echo) : inner_(net, net, 0x5eed1234), echo_(echo) {}
+  ProbeMode mode() const override { return ProbeMode::kConnect; }
+  bool SupportsEcho(bool) const override { return echo_; }
+  void BeginTrace(std::uint16_t slot, const Flow& flow) override {
+    EXPECT_TRUE(open.insert(slot).second) << "slot " << slot << " begun twice";
+    inner_.BeginTrace(slot, flow);
+  }
+  void EndTrace(std::uint16_t slot) override {
+    EXPECT_EQ(open.erase(slot), 1u) << "slot " << slot << " ended but never begun";
+    ++ended;
+    inner_.EndTrace(slot);
+  }
+  int Send(const ProbeSpec& probe) override {
+    EXPECT_TRUE(echo_ || probe.kind == ProbeKind::kTcpSyn) << "an echo without ping sockets";
+    EXPECT_GT(probe.timeout, Duration::zero());
+    return inner_.Send(probe);
+  }
+  void Poll(Duration max_wait, const Handler& handler) override {
+    inner_.Poll(max_wait, [&](const ProbeEvent& event) {
+      ProbeEvent seen = event;
+      seen.reply.quoted_ttl.reset();
+      seen.reply.mpls.clear();
+      if (seen.reply.type == packet::ReplyType::kSynAck || seen.reply.type == packet::ReplyType::kRst)
+        seen.reply.reply_ttl = 0;
+      handler(seen);
+    });
+  }
+  std::set<std::uint16_t> open;  // traces begun and not ended
+  int ended = 0;
+
+ private:
+  PacketTransport inner_;
+  bool echo_;
+};
+
 /// Six routers r1..r6 with lab-like addresses, shared by every path.
 std::vector<Router> SixRouters() {
   std::vector<Router> r;
@@ -335,18 +383,27 @@ std::vector<Router> SixRouters() {
 struct Harness {
   FakeClock clock;
   FakeNetwork net{clock};
+  std::unique_ptr<ConnectLikeTransport> connect;  // the engine's transport, if not `net` itself
   std::unique_ptr<Engine> engine;
   std::map<std::uint64_t, TraceResult> results;
   std::map<std::uint64_t, std::optional<TraceResult>> pings;
   std::map<std::uint64_t, SimPath> truth;
 
-  explicit Harness(double rate = 100000, TraceSettings settings = {}, std::uint64_t seed = 42)
+  /// How the engine reaches the simulated network.
+  enum class Transport { kRaw, kConnect, kConnectWithoutEcho };
+  explicit Harness(double rate = 100000, TraceSettings settings = {}, std::uint64_t seed = 42,
+                   Transport transport = Transport::kRaw)
       : settings(settings) {
     net.routers = SixRouters();
     EngineOptions o;
     o.rate = rate;
     o.seed = seed;
-    engine = std::make_unique<Engine>(o, net, net, clock);
+    if (transport == Transport::kRaw) {
+      engine = std::make_unique<Engine>(o, net, net, clock);
+    } else {
+      connect = std::make_unique<ConnectLikeTransport>(net, transport == Transport::kConnect);
+      engine = std::make_unique<Engine>(o, *connect, clock);
+    }
   }
   TraceSettings settings;
 
@@ -906,5 +963,89 @@ TEST(EngineTest, ProbeLoopWorkGrowsLinearlyWithProbesNotCubically) {
   EXPECT_FALSE(h.results[0].blocked_hop);
 }
 
+
+/// One trace of each case, IPv4 and IPv6, for the transport comparisons.
+void AddEachCase(Harness& h) {
+  int i = 0;
+  for (bool v6 : {false, true}) {
+    auto dest = [&] { return v6 ? V6Target(i++) : V4Target(i++); };
+    h.Add(dest(), 80, {{}, End::kOpen});
+    h.Add(dest(), 81, {{}, End::kClosed});
+    h.Add(dest(), 8443, {{}, End::kFilteredAfter, 2});
+    h.Add(dest(), 9443, {{}, End::kFilteredAfter, 5});
+    h.Add(dest(), 135, {{}, End::kProhibitedAt, 2});
+    h.Add(dest(), 135, {{}, End::kProhibitedAt, 5});
+  }
+}
+
+std::string Summary(const TraceResult& r) {
+  std::ostringstream s;
+  s << ToString(r.outcome) << " reached " << r.destination_reached << " last "
+    << (r.last_responding_hop ? r.last_responding_hop->ttl : 0) << " "
+    << (r.last_responding_hop && r.last_responding_hop->address
+            ? r.last_responding_hop->address->ToString()
+            : "-")
+    << " blocked " << (r.blocked_hop ? r.blocked_hop->ttl : 0) << " "
+    << (r.blocked_hop && r.blocked_hop->address ? r.blocked_hop->address->ToString() : "-")
+    << " confirmed " << r.blocked_hop_confirmed << " marker " << r.marker;
+  return s.str();
+}
+
+TEST(EngineTest, ConnectTransportGivesTheSameVerdictsAsRaw) {
+  // The same engine and trace state machine over the probe-level seam, fed
+  // what connect() sockets and their error queues can see (no quoted TTL, no
+  // TTL of a SYN-ACK or RST): every case ends as it does over raw packets.
+  Harness raw(1000);
+  Harness connect(1000, {}, 42, Harness::Transport::kConnect);
+  AddEachCase(raw);
+  AddEachCase(connect);
+  raw.Run();
+  connect.Run();
+  ASSERT_EQ(connect.results.size(), raw.results.size());
+  for (auto& [tag, r] : connect.results) {
+    std::string why;
+    EXPECT_EQ(Judge(connect, tag, &why), Judged::kRight) << why;
+    EXPECT_EQ(Summary(r), Summary(raw.results.at(tag))) << r.target;
+    EXPECT_EQ(r.probe_mode, ProbeMode::kConnect);
+    EXPECT_EQ(raw.results.at(tag).probe_mode, ProbeMode::kRaw);
+    if (r.outcome == Outcome::kOpen || r.outcome == Outcome::kClosed) {
+      EXPECT_FALSE(r.reply_ttl) << r.target << ": a reply TTL the transport never saw";
+    }
+    ASSERT_TRUE(connect.pings.at(tag)) << r.target;
+    EXPECT_EQ(connect.pings.at(tag)->probe_mode, ProbeMode::kConnect);
+  }
+  EXPECT_EQ(connect.engine->stats().probe_mode, ProbeMode::kConnect);
+  EXPECT_EQ(raw.engine->stats().probe_mode, ProbeMode::kRaw);
+  // Every trace handed its slot back to the transport (sockets closed).
+  EXPECT_TRUE(connect.connect->open.empty());
+  EXPECT_EQ(connect.connect->ended, static_cast<int>(connect.results.size()));
+}
+
+TEST(EngineTest, ConnectTransportWithoutPingSocketsIsUnsureNeverWrong) {
+  // No ping sockets (net.ipv4.ping_group_range excludes us): the engine sends
+  // no echo at all, so no control can tell a filter from a policer. Under
+  // per-destination policing every verdict is right or unconfirmed, never a
+  // wrong hop; open, closed and prohibited ports need no control and are right.
+  Harness h(1000, {}, 7, Harness::Transport::kConnectWithoutEcho);
+  for (Router& r : h.net.routers) r.PolicePerDestination();
+  AddMixed(h, 24);
+  h.Run(600s);
+  ASSERT_EQ(h.results.size(), 24u);
+  for (const WireProbe& p : h.net.sent) EXPECT_EQ(p.kind, ProbeKind::kTcpSyn);
+  int right = 0;
+  for (auto& [tag, r] : h.results) {
+    std::string why;
+    Judged j = Judge(h, tag, &why);
+    EXPECT_NE(j, Judged::kWrong) << why;
+    right += j == Judged::kRight;
+    if (h.truth.at(tag).end == End::kOpen || h.truth.at(tag).end == End::kClosed) {
+      EXPECT_EQ(j, Judged::kRight) << why;
+    }
+    EXPECT_FALSE(h.pings.at(tag)) << r.target;
+    EXPECT_FALSE(r.icmp_reachable) << r.target;
+  }
+  EXPECT_GE(right, 12);
+  EXPECT_TRUE(h.connect->open.empty());
+}
 }  // namespace
 }  // namespace portpath::probe
