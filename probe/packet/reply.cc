@@ -155,6 +155,22 @@ DecodeResult DecodeEchoReply(const IpHeader& outer) {
   return reply;
 }
 
+// ICMP checksums are computed in software by the sender's kernel (no offload
+// for locally generated errors), so unlike TCP's they verify on capture: a
+// message whose checksum fails is forged or corrupt, and never credited.
+// ICMPv6 covers a pseudo-header (RFC 4443 section 2.3).
+bool IcmpChecksumOk(const IpHeader& outer) {
+  InternetChecksum sum;
+  if (outer.source.is_v6()) {
+    sum.add(outer.source.bytes());
+    sum.add(outer.destination.bytes());
+    sum.add_u32(static_cast<std::uint32_t>(outer.payload.size()));
+    sum.add_u32(kProtoIcmp6);
+  }
+  sum.add(outer.payload);
+  return sum.finish() == 0;
+}
+
 DecodeResult DecodeIcmp(const IpHeader& outer) {
   ByteReader r(outer.payload);
   auto type = r.u8();
@@ -164,6 +180,8 @@ DecodeResult DecodeIcmp(const IpHeader& outer) {
   bool v6 = outer.source.is_v6();
   std::uint8_t te = v6 ? kIcmp6TimeExceeded : kIcmpTimeExceeded;
   std::uint8_t unreach = v6 ? kIcmp6Unreach : kIcmpUnreach;
+  bool ours = *type == te || *type == unreach || *type == (v6 ? kIcmp6EchoReply : kIcmpEchoReply);
+  if (ours && !IcmpChecksumOk(outer)) return DropReason::kBadChecksum;
   DecodeResult result;
   if (*type == te)
     result = DecodeIcmpError(outer, ReplyType::kTimeExceeded, *type, *code, r.rest());
@@ -218,6 +236,7 @@ std::string_view ToString(DropReason reason) {
     case DropReason::kUnknownProbe: return "unknown_probe";
     case DropReason::kDuplicate: return "duplicate";
     case DropReason::kLinkLayer: return "link_layer";
+    case DropReason::kBadChecksum: return "bad_checksum";
     case DropReason::kCount: break;
   }
   return "unknown";

@@ -33,6 +33,7 @@ enum class DropReason : std::uint8_t {
   kUnknownProbe,     // decodes to a probe that was never sent
   kDuplicate,        // a second answer to a probe that was already answered
   kLinkLayer,        // not IPv4/IPv6 at the link layer
+  kBadChecksum,      // an ICMP message whose checksum does not verify (forged or corrupt)
   kCount,
 };
 std::string_view ToString(DropReason reason);

@@ -718,7 +718,11 @@ TEST(EngineTest, GarbageIsCountedByReasonAndIgnored) {
   h.net.Inject(echo, t);
   std::vector<std::uint8_t> udp_quote = testing::LoadPacket("v4_time_exceeded.hex");
   udp_quote[28 + 9] = 17;
+  testing::FixIcmpChecksum(udp_quote);
   h.net.Inject(udp_quote, t);
+  std::vector<std::uint8_t> forged = testing::LoadPacket("v4_time_exceeded.hex");
+  forged[30] ^= 0x01;  // one bit of the quote: the ICMP checksum no longer verifies
+  h.net.Inject(forged, t);
   // A real SYN-ACK from the lab capture: a trace of another engine (another key).
   h.net.Inject(testing::LoadPacket("v4_syn_ack.hex"), t);
   h.Run();
@@ -728,6 +732,7 @@ TEST(EngineTest, GarbageIsCountedByReasonAndIgnored) {
   EXPECT_EQ(h.Dropped(DropReason::kTruncated), 1u);
   EXPECT_EQ(h.Dropped(DropReason::kUnrelatedIcmp), 1u);
   EXPECT_EQ(h.Dropped(DropReason::kQuoteNotTcp), 1u);
+  EXPECT_EQ(h.Dropped(DropReason::kBadChecksum), 1u);
   EXPECT_EQ(h.Dropped(DropReason::kNoSuchTrace), 1u);
   // Every SYN-ACK came twice; the second of each pair is a duplicate.
   std::uint64_t syn_acks = h.Replies(packet::ReplyType::kSynAck);

@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "probe/packet/bytes.h"
+
 namespace portpath::testing {
 
 /// Hex text to bytes; throws std::invalid_argument on a stray character or an odd
@@ -73,6 +75,27 @@ inline const std::vector<std::string>& ReplyFixtures() {
       "v6_no_route.hex",
   };
   return names;
+}
+
+/// Recomputes the ICMP/ICMPv6 checksum of an IP packet (no IPv4 options, no IPv6
+/// extension headers) after a test built or edited it: the decoder drops
+/// messages whose checksum does not verify.
+inline void FixIcmpChecksum(std::vector<std::uint8_t>& ip) {
+  if (ip.size() < 20) return;
+  bool v6 = (ip[0] >> 4) == 6;
+  std::size_t at = v6 ? 40 : static_cast<std::size_t>(ip.at(0) & 0x0f) * 4;
+  if (ip.size() < at + 4 || ip.at(v6 ? 6 : 9) != (v6 ? 58 : 1)) return;
+  ip[at + 2] = ip[at + 3] = 0;
+  packet::InternetChecksum sum;
+  if (v6) {
+    sum.add(packet::Bytes(ip.data() + 8, 32));  // source and destination
+    sum.add_u32(static_cast<std::uint32_t>(ip.size() - at));
+    sum.add_u32(58);
+  }
+  sum.add(packet::Bytes(ip.data() + at, ip.size() - at));
+  std::uint16_t c = sum.finish();
+  ip[at + 2] = static_cast<std::uint8_t>(c >> 8);
+  ip[at + 3] = static_cast<std::uint8_t>(c);
 }
 
 }  // namespace portpath::testing

@@ -166,11 +166,13 @@ TEST(MatcherTest, TruncatedQuoteNeverReachesTheMatcherButEightBytesDo) {
   std::vector<std::uint8_t> bytes = LoadPacket("v4_time_exceeded.hex");
   bytes.resize(48 + 8);  // quoted IP header + the 8 bytes RFC 792 guarantees
   bytes[3] = 48 + 8;
+  portpath::testing::FixIcmpChecksum(bytes);
   packet::DecodeResult d = packet::DecodeReply(bytes);
   ASSERT_TRUE(std::holds_alternative<Reply>(d));
   EXPECT_EQ(std::get<ProbeId>(Match(LabFlow4(), kKey4, std::get<Reply>(d))), (ProbeId{0, 1, 0}));
   bytes.resize(48 + 7);
   bytes[3] = 48 + 7;
+  portpath::testing::FixIcmpChecksum(bytes);
   EXPECT_EQ(std::get<DropReason>(packet::DecodeReply(bytes)), DropReason::kQuoteTruncated);
 }
 
@@ -226,6 +228,7 @@ Reply TimeExceededQuoting(std::vector<std::uint8_t> probe, const IpAddress& rout
   w.u32(0);
   w.bytes(probe);
   std::vector<std::uint8_t> bytes = w.take();
+  portpath::testing::FixIcmpChecksum(bytes);
   packet::DecodeResult d = packet::DecodeReply(bytes);
   EXPECT_TRUE(std::holds_alternative<Reply>(d));
   return std::holds_alternative<Reply>(d) ? std::get<Reply>(d) : Reply{};
@@ -237,6 +240,7 @@ Reply EchoReplyTo(const Flow& flow, std::uint32_t key, packet::ProbeId id) {
   std::swap(back.source, back.destination);
   std::vector<std::uint8_t> bytes = EchoProbeBytes(back, key, id);
   bytes[flow.destination.is_v6() ? 40 : 20] = flow.destination.is_v6() ? 129 : 0;  // echo reply
+  portpath::testing::FixIcmpChecksum(bytes);
   packet::DecodeResult d = packet::DecodeReply(bytes);
   EXPECT_TRUE(std::holds_alternative<Reply>(d));
   return std::holds_alternative<Reply>(d) ? std::get<Reply>(d) : Reply{};

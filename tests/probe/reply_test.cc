@@ -32,10 +32,18 @@ void FixOuterLength(std::vector<std::uint8_t>& p) {
     PutU16(p, 2, static_cast<std::uint16_t>(p.size()));
   else
     PutU16(p, 4, static_cast<std::uint16_t>(p.size() - 40));
+  testing::FixIcmpChecksum(p);
+}
+
+// The cases below edit captured packets to reach one decoding step each; the
+// checksum is made to agree first (BadChecksumsAreDropped tests the check itself).
+std::vector<std::uint8_t> WithChecksum(std::vector<std::uint8_t> p) {
+  testing::FixIcmpChecksum(p);
+  return p;
 }
 
 Reply DecodeOk(const std::vector<std::uint8_t>& p) {
-  DecodeResult r = DecodeReply(p);
+  DecodeResult r = DecodeReply(WithChecksum(p));
   if (auto* reason = std::get_if<DropReason>(&r)) {
     ADD_FAILURE() << "dropped as " << ToString(*reason);
     return {};
@@ -44,7 +52,7 @@ Reply DecodeOk(const std::vector<std::uint8_t>& p) {
 }
 
 std::optional<DropReason> DropOf(const std::vector<std::uint8_t>& p) {
-  DecodeResult r = DecodeReply(p);
+  DecodeResult r = DecodeReply(WithChecksum(p));
   if (auto* reason = std::get_if<DropReason>(&r)) return *reason;
   return std::nullopt;
 }
@@ -235,7 +243,7 @@ TEST(ReplyTest, EchoReplyAnswersAnEchoProbe) {
   p[kV4IcmpAt + 5] = 0x34;
   p[kV4IcmpAt + 6] = 0x56;
   p[kV4IcmpAt + 7] = 0x78;
-  auto decoded = DecodeReply(p);
+  auto decoded = DecodeReply(WithChecksum(p));
   ASSERT_TRUE(std::holds_alternative<Reply>(decoded));
   const Reply& r = std::get<Reply>(decoded);
   EXPECT_EQ(r.type, ReplyType::kEchoReply);
@@ -243,6 +251,24 @@ TEST(ReplyTest, EchoReplyAnswersAnEchoProbe) {
   EXPECT_EQ(r.probe.source_port, 0x1234);
   EXPECT_EQ(r.probe.sequence, 0x12345678u);
   EXPECT_EQ(r.probe.destination, r.from);
+}
+
+TEST(ReplyTest, BadChecksumsAreDropped) {
+  // Every captured ICMP fixture verifies as it came off the wire...
+  for (const std::string& name : ReplyFixtures()) {
+    std::vector<std::uint8_t> p = LoadPacket(name);
+    bool v6 = (p[0] >> 4) == 6;
+    if (p[v6 ? 6 : 9] != (v6 ? 58 : 1)) continue;
+    EXPECT_FALSE(DropOf(p).has_value()) << name;
+    // ...and one flipped bit anywhere in the ICMP message (the quote included)
+    // makes it a forgery, never credited.
+    for (std::size_t at = v6 ? 41 : 21; at < p.size(); at += 7) {  // from the code byte on
+      std::vector<std::uint8_t> forged = p;
+      forged[at] ^= 0x10;
+      EXPECT_EQ(std::get<DropReason>(DecodeReply(forged)), DropReason::kBadChecksum)
+          << name << " byte " << at;
+    }
+  }
 }
 
 TEST(ReplyTest, OuterUdpIsUnrelated) {
