@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <string_view>
+
 namespace portpath::packet {
 
 TEST(IpAddressTest, ParsesAndFormatsBothFamilies) {
@@ -16,6 +18,15 @@ TEST(IpAddressTest, RejectsNonLiterals) {
   EXPECT_FALSE(IpAddress::Parse("example.com"));
   EXPECT_FALSE(IpAddress::Parse("[2001:db8::1]"));
   EXPECT_FALSE(IpAddress::Parse("256.1.1.1"));
+}
+
+// A NUL ends the text for inet_pton, not for the caller: what follows it must not be dropped
+// silently (tests/fuzz/regressions/target/nul-after-ipv6-literal).
+TEST(IpAddressTest, RejectsTextWithAnEmbeddedNul) {
+  using namespace std::string_view_literals;
+  EXPECT_FALSE(IpAddress::Parse("::\0\xef"sv));
+  EXPECT_FALSE(IpAddress::Parse("192.0.2.1\0.example"sv));
+  EXPECT_FALSE(IpAddress::Parse("192.0.2.1\0"sv));
 }
 
 TEST(IpAddressTest, OrdersAndComparesByFamilyAndBytes) {
