@@ -4,6 +4,7 @@
 #include <string>
 
 #include "app/serve_command.h"
+#include "app/terminal_text.h"
 #include "app/trace_command.h"
 
 namespace {
@@ -15,7 +16,7 @@ commands:
   serve --config FILE  run the Prometheus exporter over the configured targets
   version              print the version
 
-run 'portpath trace --help' for the options of a command.
+run 'portpath trace --help' or 'portpath serve --help' for the options of a command.
 )";
 
 }  // namespace
@@ -36,6 +37,7 @@ int main(int argc, char** argv) {
     std::cout << kUsage;
     return 0;
   }
-  std::cerr << "portpath: unknown command '" << command << "'\n" << kUsage;
+  std::cerr << "portpath: unknown command '" << portpath::app::TerminalSafe(command) << "'\n"
+            << kUsage;
   return portpath::app::kExitUsage;
 }

@@ -54,6 +54,7 @@ std::string ResultToJson(const TraceResult& r) {
   else w.Key("address").Null();
   w.Key("port").Value(static_cast<int>(r.port));
   w.Key("outcome").Value(probe::ToString(r.outcome));
+  w.Key("probe_mode").Value(probe::ToString(r.probe_mode));
   w.Key("destination_reached").Value(r.destination_reached);
   w.Key("last_responding_hop");
   WriteHopRef(w, r.last_responding_hop, false);
@@ -186,8 +187,11 @@ std::string ResultToText(const TraceResult& r, const probe::TraceSettings& s) {
   switch (r.outcome) {
     case probe::Outcome::kOpen:
     case probe::Outcome::kClosed:
-      out += "destination reached at hop " + std::to_string(r.last_responding_hop->ttl) + ", port " +
-             std::to_string(r.port) + " " + std::string(probe::ToString(r.outcome)) + "\n";
+      out += "destination reached" +
+             (r.last_responding_hop ? " at hop " + std::to_string(r.last_responding_hop->ttl)
+                                    : std::string()) +
+             ", port " + std::to_string(r.port) + " " + std::string(probe::ToString(r.outcome)) +
+             "\n";
       break;
     default:
       out += "destination not reached: " + std::string(probe::ToString(r.outcome)) + "\n";
@@ -200,6 +204,9 @@ std::string ResultToText(const TraceResult& r, const probe::TraceSettings& s) {
                                    "\n"
                              : std::string("ping: no ICMP echo reply\n");
   }
+  if (r.probe_mode == probe::ProbeMode::kConnect)
+    out += "probe mode: connect (no raw sockets: one TCP connect() per probe, its TTL set, answers "
+           "from the kernel's error queue)\n";
   out += "verdict: " + probe::Verdict(r) + "\n";
   return out;
 }

@@ -3,83 +3,85 @@
 #include <iostream>
 #include <string>
 
-#include "app/target_spec.h"
+#include "app/cli.h"
 #include "app/trace_command.h"
-#include "exporter/serve.h"
+#include "config/scalars.h"
 
 namespace portpath::app {
 namespace {
 
-constexpr const char* kUsage = R"(usage: portpath serve --config FILE [options]
+using namespace std::chrono_literals;
 
-Traces the configured targets periodically and exposes the results as Prometheus
-metrics. The config is reloaded on SIGHUP, on POST /-/reload, and when the file
-changes on disk (a Kubernetes ConfigMap update included); a bad file keeps the
-last good configuration running.
+constexpr const char* kDescription =
+    "portpath serve: traces the configured targets periodically and exposes the results as\n"
+    "Prometheus metrics. The config is reloaded on SIGHUP, on POST /-/reload, and when the file\n"
+    "changes on disk (a Kubernetes ConfigMap update included); a bad file keeps the last good\n"
+    "configuration running.";
 
-options:
-  --config FILE                 targets and probe settings (YAML; see config/example.yaml)
-  --web.listen-address ADDR     HOST:PORT, [V6]:PORT or :PORT to listen on (default :9750)
-  --web.ready-after DUR         /-/ready turns ready after the first full round, or after
-                                this long anyway (default 2m)
-  --log.level LEVEL             trace, debug, info, warn, error (default info)
-  -h, --help                    this text
+constexpr const char* kFooter =
+    "endpoints: /metrics, /probe?target=HOST:PORT, /-/healthy, /-/ready, POST /-/reload, /\n"
+    "exit status: 2 invalid configuration or usage, 3 cannot probe or cannot listen.";
 
-endpoints: /metrics, /probe?target=HOST:PORT, /-/healthy, /-/ready, POST /-/reload, /
-exit status: 2 invalid configuration or usage, 3 cannot probe or cannot listen.
-)";
+// A value that must not be empty: `--user ""` is a mistake, not "stay root".
+CLI::Option* AddText(CLI::App& app, const std::string& names, std::string& out,
+                     const std::string& what, const std::string& help) {
+  return cli::AddValue(
+      app, names, what,
+      [&out](const std::string& v) {
+        out = v;
+        return !v.empty();
+      },
+      help);
+}
 
 }  // namespace
+
+std::optional<int> ParseServeOptions(const std::vector<std::string>& args,
+                                     exporter::ServeOptions& options, std::ostream& out,
+                                     std::ostream& err) {
+  CLI::App app(kDescription, "portpath serve");
+  cli::Format(app);
+  app.footer(kFooter);
+
+  AddText(app, "--config,--config.file", options.config_file, "a file name",
+          "targets and probe settings (YAML, see config/example.yaml); required")
+      ->type_name("FILE");
+  AddText(app, "--web.listen-address", options.listen_address, "HOST:PORT, [V6]:PORT or :PORT",
+          "HOST:PORT, [V6]:PORT or :PORT to listen on (default :9750)")
+      ->type_name("ADDR");
+  AddText(app, "--web.config.file", options.web_config_file, "a file name",
+          "TLS and basic auth for every endpoint (Prometheus exporter-toolkit "
+          "format); default: plain HTTP, no auth")
+      ->type_name("FILE");
+  AddText(app, "--user", options.run_as_user, "a user name or uid",
+          "switch to USER (name or uid) once sockets and capture are open")
+      ->type_name("USER");
+  // As long as anyone may ask for: clamped far beyond any real wait.
+  cli::AddDuration(app, "--web.ready-after", options.ready_after, 0s, 876'000h,
+                   "/-/ready after the first full round, or after DUR anyway (default 2m)");
+  cli::AddValue(
+         app, "--log.level", "trace, debug, info, warn or error",
+         [&options](const std::string& v) {
+           options.log_level = v;
+           return v == "trace" || v == "debug" || v == "info" || v == "warn" || v == "error";
+         },
+         "trace, debug, info, warn, error (default info)")
+      ->type_name("LEVEL");
+
+  if (auto code = cli::Parse(app, args, "serve", out, err)) return code;
+  if (options.config_file.empty()) {
+    err << "portpath serve: --config FILE is required (see portpath serve --help)\n";
+    return kExitUsage;
+  }
+  return std::nullopt;
+}
 
 int RunServeCommand(int argc, char** argv, const char* version) {
   exporter::ServeOptions options;
   options.version = version;
-  for (int i = 0; i < argc; ++i) {
-    std::string a = argv[i];
-    std::string value;
-    auto eq = a.find('=');
-    if (a.rfind("--", 0) == 0 && eq != std::string::npos) {  // --flag=value
-      value = a.substr(eq + 1);
-      a = a.substr(0, eq);
-    } else if (a != "-h" && a != "--help") {
-      if (i + 1 >= argc) {
-        std::cerr << "portpath serve: " << a << " needs a value (see --help)\n";
-        return kExitUsage;
-      }
-      value = argv[++i];
-    }
-    if (a == "-h" || a == "--help") {
-      std::cout << kUsage;
-      return 0;
-    } else if (a == "--config" || a == "--config.file") {
-      options.config_file = value;
-    } else if (a == "--web.listen-address") {
-      options.listen_address = value;
-    } else if (a == "--log.level") {
-      if (value != "trace" && value != "debug" && value != "info" && value != "warn" &&
-          value != "error") {
-        std::cerr << "portpath serve: --log.level expects trace, debug, info, warn or error, got '"
-                  << value << "'\n";
-        return kExitUsage;
-      }
-      options.log_level = value;
-    } else if (a == "--web.ready-after") {
-      auto seconds = ParseSeconds(value);
-      if (!seconds) {
-        std::cerr << "portpath serve: --web.ready-after expects a duration like 30s or 2m, got '"
-                  << value << "'\n";
-        return kExitUsage;
-      }
-      options.ready_after = std::chrono::milliseconds(static_cast<long long>(*seconds * 1000));
-    } else {
-      std::cerr << "portpath serve: unknown option '" << a << "' (see portpath serve --help)\n";
-      return kExitUsage;
-    }
-  }
-  if (options.config_file.empty()) {
-    std::cerr << "portpath serve: --config FILE is required (see portpath serve --help)\n";
-    return kExitUsage;
-  }
+  if (auto code = ParseServeOptions(std::vector<std::string>(argv, argv + argc), options,
+                                    std::cout, std::cerr))
+    return *code;
   return exporter::RunServe(options);
 }
 

@@ -1,5 +1,8 @@
 #pragma once
-/// Parsing of HOST:PORT target arguments and targets files, and name resolution.
+/// Parsing of HOST:PORT target arguments and targets files, the checks of -s and
+/// -i against this host, and name resolution. Hosts and ports are checked by the
+/// config's own validators (config/scalars.h): the command line accepts exactly
+/// the targets a config file would.
 
 #include <cstdint>
 #include <optional>
@@ -17,15 +20,34 @@ struct TargetSpec {
 };
 
 /// "host:port", "192.0.2.1:443", "[2001:db8::1]:443". With default_port, a bare
-/// host (or a bare IPv6 literal) is accepted too. Returns an error message on failure.
+/// host (or a bare IPv6 literal) is accepted too. The host must be an IP literal
+/// or an RFC 1123 name (config::CheckHost: `2130706433` and names holding control
+/// characters are refused). Returns an error message on failure, in which the
+/// text is escaped (config::EscapeForDisplay): never a raw control byte.
 std::optional<TargetSpec> ParseTarget(const std::string& text, std::optional<std::uint16_t> default_port,
                                       std::string& error);
 
+/// Targets files larger than this are refused, as config files are (hundreds of
+/// thousands of targets; `--targets-file /dev/zero` must not eat the memory).
+inline constexpr std::size_t kMaxTargetsFileBytes = 16 << 20;
+/// Errors reported per targets file at most; a binary file would give thousands.
+inline constexpr std::size_t kMaxErrorsPerTargetsFile = 10;
+
 /// Reads one target per line ('#' comments and blank lines skipped). Errors name
-/// the file and line.
+/// the file and line and show the line escaped; a line holding control bytes (a
+/// binary file) is reported as such.
 std::vector<TargetSpec> ReadTargetsFile(const std::string& path,
                                         std::optional<std::uint16_t> default_port,
                                         std::vector<std::string>& errors);
+
+/// Checks that `address` is assigned to an interface of this host (getifaddrs):
+/// probes from any other source would be spoofed, and their answers would go
+/// elsewhere. Returns an empty string when it is, else why not.
+std::string CheckLocalSource(const packet::IpAddress& address);
+
+/// Checks that an interface of that name exists on this host. Returns an empty
+/// string when it does, else why not (the name escaped).
+std::string CheckInterface(const std::string& name);
 
 enum class FamilyPreference { kAny, kIpv4, kIpv6 };
 
@@ -33,7 +55,8 @@ enum class FamilyPreference { kAny, kIpv4, kIpv6 };
 std::optional<packet::IpAddress> Resolve(const std::string& host, FamilyPreference family,
                                          std::string& error);
 
-/// Parses "1s", "500ms", "2m", "1.5" (seconds). nullopt on bad syntax.
+/// Parses a duration the way the config does (config::ParseDuration: "1s",
+/// "500ms", "2m", "1m30s", or bare seconds "2"), in seconds. nullopt on bad syntax.
 std::optional<double> ParseSeconds(const std::string& text);
 
 }  // namespace portpath::app

@@ -68,14 +68,18 @@ std::optional<std::array<uint8_t, 16>> ParseIpv6(std::string_view text) {
   return out;
 }
 
-std::string Quote(std::string_view s) { return "'" + std::string(s) + "'"; }
+bool IsPrintableAscii(char c) { return c >= 0x20 && c < 0x7f; }
+
+// Values quoted in problem texts come from files and command lines: a host holding ESC [ 2 J
+// must not clear the screen of whoever reads the error.
+std::string Quote(std::string_view s) { return "'" + EscapeForDisplay(s) + "'"; }
 
 std::string DescribeChar(char c) {
   if (c == ' ') return "a space";
-  // Quoting one byte of a UTF-8 sequence would print garbage.
   if ((static_cast<unsigned char>(c) & 0x80) != 0) {
     return "a non-ASCII character (write internationalized names in their xn-- form)";
   }
+  if (!IsPrintableAscii(c)) return "a control character " + Quote(std::string_view(&c, 1));
   return Quote(std::string_view(&c, 1));
 }
 
@@ -169,6 +173,31 @@ std::optional<int64_t> ParseInteger(std::string_view text) {
   auto [ptr, ec] = std::from_chars(text.data(), end, value);
   if (ec != std::errc() || ptr != end || text.empty()) return std::nullopt;
   return value;
+}
+
+std::optional<uint16_t> ParsePort(std::string_view text) {
+  std::optional<int64_t> value = ParseInteger(text);
+  if (!value || *value < 1 || *value > 65535) return std::nullopt;
+  return static_cast<uint16_t>(*value);
+}
+
+std::string EscapeForDisplay(std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (IsPrintableAscii(c)) {
+      out += c;
+    } else {
+      auto byte = static_cast<unsigned char>(c);
+      out += "\\x";
+      out += kHex[byte >> 4];
+      out += kHex[byte & 0xf];
+    }
+  }
+  return out;
 }
 
 std::optional<double> ParseNumber(std::string_view text) {

@@ -36,6 +36,10 @@ std::optional<int64_t> ParsePercentHundredths(std::string_view text);
 /// else, including surrounding spaces, '+' signs, hexadecimal and values that overflow int64_t.
 std::optional<int64_t> ParseInteger(std::string_view text);
 
+/// Parses a TCP port: a decimal integer from 1 to 65535, as ParseInteger reads it. Returns
+/// std::nullopt for anything else ("0", "65536", "+80", "0x50", " 80").
+std::optional<uint16_t> ParsePort(std::string_view text);
+
 /// Parses a finite decimal number such as "1000", "2.5" or "1e3". Returns std::nullopt for
 /// anything else, including "inf" and "nan".
 std::optional<double> ParseNumber(std::string_view text);
@@ -59,6 +63,13 @@ struct HostCheck {
 /// digits is rejected as a malformed IPv4 address, as RFC 1123 section 2.1 asks. Common mistakes
 /// (brackets around IPv6, a ":port" suffix, a URL) get a problem text with a hint.
 HostCheck CheckHost(std::string_view host);
+
+/// Makes untrusted text safe to print on a terminal or in a log line: printable ASCII stays as
+/// is, a backslash becomes `\\`, and every other byte (control characters such as ESC, DEL,
+/// anything non-ASCII) becomes `\xNN`, so no terminal escape sequence ever reaches the screen and
+/// the original bytes can still be read back. Every problem text in this file quotes values
+/// through it.
+std::string EscapeForDisplay(std::string_view text);
 
 /// Returns a key under which two spellings of the same host compare equal: IP literals by their
 /// binary value ("2001:DB8::1" == "2001:db8:0::1"), host names case-insensitively and without a

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   build-essential cmake pkg-config
   libpcap-dev libspdlog-dev libfmt-dev libyaml-cpp-dev prometheus-cpp-dev libcivetweb-dev
-  libmaxminddb-dev
+  libmaxminddb-dev libcli11-dev
   googletest libgtest-dev
   iproute2 iptables libcap2-bin jq bc curl socat
   scamper traceroute mtr-tiny time   # bench/peers: the peers and GNU time

@@ -135,11 +135,18 @@ TEST(ScalarsTest, ExplainsWhatIsWrongWithAHost) {
        "global address and set 'interface' if needed"},
       {"https://example.com",
        "'https://example.com' is a URL: give only the host name or IP address"},
+      // Quoted values are escaped: bytes outside printable ASCII never reach a terminal raw.
       {"b\xc3\xbc"
        "cher.example",
-       "'b\xc3\xbc"
-       "cher.example' is not a valid host name or IP address: label 'b\xc3\xbc"
-       "cher' contains a non-ASCII character (write internationalized names in their xn-- form)"},
+       "'b\\xc3\\xbccher.example' is not a valid host name or IP address: label "
+       "'b\\xc3\\xbccher' contains a non-ASCII character (write internationalized names in "
+       "their xn-- form)"},
+      {"\x1b[2Jevil.example",
+       "'\\x1b[2Jevil.example' is not a valid host name or IP address: label '\\x1b[2Jevil' "
+       "contains a control character '\\x1b'"},
+      {"a\tb", "'a\\x09b' is not a valid host name or IP address: label 'a\\x09b' contains a "
+               "control character '\\x09'"},
+      {"2130706433", "'2130706433' is not a valid IPv4 address"},
   };
   for (const Case& c : cases) {
     HostCheck check = CheckHost(c.host);
@@ -153,6 +160,23 @@ TEST(ScalarsTest, ExplainsWhatIsWrongWithAHost) {
                 "' is not a valid host name or IP address: it is longer than 253 "
                 "characters");
   EXPECT_EQ(CheckHost(too_long.substr(2)).kind, HostKind::kHostName);
+}
+
+TEST(ScalarsTest, ParsesPortsStrictly) {
+  EXPECT_EQ(ParsePort("1"), 1);
+  EXPECT_EQ(ParsePort("443"), 443);
+  EXPECT_EQ(ParsePort("65535"), 65535);
+  for (const char* bad : {"0", "65536", "-1", "+80", "0x50", " 80", "80 ", "", "8o", "99999999999"})
+    EXPECT_EQ(ParsePort(bad), std::nullopt) << bad;
+}
+
+TEST(ScalarsTest, EscapesEverythingButPrintableAscii) {
+  EXPECT_EQ(EscapeForDisplay("db-1.example.com:443"), "db-1.example.com:443");
+  EXPECT_EQ(EscapeForDisplay("\x1b[31mred\x1b[0m"), "\\x1b[31mred\\x1b[0m");
+  EXPECT_EQ(EscapeForDisplay(std::string("\0\n\r\x7f\x9b\xff", 6)),
+            "\\x00\\x0a\\x0d\\x7f\\x9b\\xff");
+  // A backslash is doubled, so an escaped control byte and the text "\x1b" differ.
+  EXPECT_EQ(EscapeForDisplay("a\\x1b"), "a\\\\x1b");
 }
 
 TEST(ScalarsTest, HostIdentityComparesSpellingsOfTheSameHost) {
