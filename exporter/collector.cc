@@ -303,6 +303,14 @@ void RenderSelf(const Snapshot& s, std::vector<MetricFamily>& out) {
   }
   const probe::EngineStats& e = s.engine;
 
+  MetricFamily mode = Family("portpath_probe_mode",
+                             "1 for the mode probes go out in: raw (raw sockets, CAP_NET_RAW) or "
+                             "connect (unprivileged TCP connect() probes), else 0.",
+                             MetricType::Gauge);
+  for (probe::ProbeMode m : {probe::ProbeMode::kRaw, probe::ProbeMode::kConnect})
+    Add(mode, {{"mode", std::string(probe::ToString(m))}}, e.probe_mode == m ? 1 : 0);
+  out.push_back(std::move(mode));
+
   MetricFamily sent =
       Family("portpath_probes_sent_total", "TCP SYN probes sent since start.", MetricType::Counter);
   Add(sent, {}, static_cast<double>(e.probes_sent));

@@ -78,12 +78,12 @@ std::string TargetKey(const std::string& host, std::uint16_t port) {
 }
 
 ProberService::ProberService(ServiceOptions options, const config::Config& initial,
-                             probe::PacketSender& sender, probe::PacketSource& source,
-                             probe::TimeSource& clock, Resolver& resolver)
+                             probe::ProbeTransport& transport, probe::TimeSource& clock,
+                             Resolver& resolver)
     : options_(options),
       clock_(clock),
       resolver_(resolver),
-      engine_(options.engine, sender, source, clock),
+      engine_(options.engine, transport, clock),
       scheduler_(options.engine.seed + 7),
       started_(clock.Now()),
       // Captures the resolver, not the service: see Resolver.
@@ -91,10 +91,18 @@ ProberService::ProberService(ServiceOptions options, const config::Config& initi
                                     std::string& error) {
         return resolver.Resolve(host, ToFamily(family), error);
       }) {
+  if (transport.mode() == probe::ProbeMode::kRaw)
+    spdlog::info("probe mode: raw (TCP SYN and ICMP echo probes on raw sockets, replies captured)");
+  else
+    spdlog::warn(
+        "probe mode: connect (unprivileged: one TCP connect() per probe with its own TTL, "
+        "ICMP errors from the kernel's error queue; ICMP echo {}; one flow per target)",
+        transport.SupportsEcho(false) || transport.SupportsEcho(true)
+            ? "through ping sockets"
+            : "not available, so some blocked hops stay unconfirmed");
   SetConfiguredKeys(initial);
   pending_config_ = initial;
-  shared_status_.timestamp =
-      std::chrono::duration<double>(started_.time_since_epoch()).count();
+  shared_status_.timestamp = std::chrono::duration<double>(started_.time_since_epoch()).count();
   pending_status_ = shared_status_;
   snapshot_ = std::make_shared<Snapshot>();
 }
@@ -288,6 +296,8 @@ void ProberService::TryStart(PendingRound round, probe::TimePoint now) {
   probe::TraceResult error;
   // Settings as of now: a reload may have changed them while it was deferred.
   int flows = round.request ? 1 : it->second.settings.flows;
+  // Connect mode has no fixed source port per trace, hence no flows to tell apart.
+  if (engine_.probe_mode() != probe::ProbeMode::kRaw) flows = 1;
   switch (StartRound(it->second, round.round_id, flows, max_age, error)) {
     case RoundStart::kStarted:
       if (round.request) running_probes_[round.round_id] = std::move(round.request);

@@ -91,8 +91,10 @@ enum class ProbeNowError { kNotConfigured, kTimedOut, kStopped };
 
 class ProberService {
  public:
-  ProberService(ServiceOptions options, const config::Config& initial, probe::PacketSender& sender,
-                probe::PacketSource& source, probe::TimeSource& clock, Resolver& resolver);
+  /// `transport` (raw or connect; io::OpenProbeTransport) and `clock` must
+  /// outlive the service. Logs which probe mode it runs in.
+  ProberService(ServiceOptions options, const config::Config& initial,
+                probe::ProbeTransport& transport, probe::TimeSource& clock, Resolver& resolver);
 
   /// The loop; returns when stop is requested.
   void Run(const std::atomic<bool>& stop);

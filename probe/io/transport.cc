@@ -55,6 +55,16 @@ std::string ConnectNotice(const ConnectTransport& t, const std::string& why) {
 
 }  // namespace
 
+TransportOptions TransportOptionsFor(const probe::EngineOptions& engine,
+                                     const std::optional<std::string>& interface) {
+  TransportOptions o;
+  o.interface = interface;
+  o.port_low = engine.source_port_base;
+  o.port_high = static_cast<std::uint16_t>(engine.source_port_base + engine.source_port_span - 1);
+  o.seed = engine.seed;
+  return o;
+}
+
 OpenedTransport OpenProbeTransport(const TransportOptions& options, probe::TimeSource& clock) {
   TransportOptions::Choice choice = Chosen(options);
   OpenedTransport out;

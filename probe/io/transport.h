@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "probe/engine.h"
 #include "probe/seams.h"
 
 namespace portpath::io {
@@ -30,6 +31,11 @@ struct TransportOptions {
   /// in the environment overrides kAuto.
   Choice choice = Choice::kAuto;
 };
+
+/// The options for an engine with these options (its source ports, its seed),
+/// on `interface`; choice kAuto.
+TransportOptions TransportOptionsFor(const probe::EngineOptions& engine,
+                                     const std::optional<std::string>& interface);
 
 struct OpenedTransport {
   std::unique_ptr<probe::ProbeTransport> transport;
