@@ -13,6 +13,7 @@
 #include <optional>
 #include <prometheus/text_serializer.h>
 #include <thread>
+#include <tuple>
 
 #include "config/config.h"
 #include "exporter/collector.h"
@@ -21,7 +22,8 @@
 #include "exporter/prober_service.h"
 #include "probe/asn/asn_database.h"
 #include "probe/io/errors.h"
-#include "probe/io/transport.h"
+#include "probe/io/pcap_source.h"
+#include "probe/io/raw_sender.h"
 #include "probe/io/system.h"
 
 namespace portpath::exporter {
@@ -105,12 +107,13 @@ FileFingerprint Fingerprint(const std::string& path) {
 /// Thread-safe (reloads are serialized).
 class Reloader {
  public:
-  Reloader(std::string path, ProberService& service, std::optional<std::string> asn_path,
-           bool reverse_dns)
+  Reloader(std::string path, ProberService& service, const config::Config& started_with)
       : path_(std::move(path)),
         service_(service),
-        asn_path_(std::move(asn_path)),
-        reverse_dns_(reverse_dns) {}
+        asn_path_(started_with.asn_db),
+        reverse_dns_(started_with.reverse_dns),
+        interface_(started_with.interface),
+        source_(started_with.source) {}
 
   std::pair<bool, std::string> Reload(const std::string& why) {
     std::lock_guard lock(mutex_);
@@ -121,6 +124,19 @@ class Reloader {
       spdlog::error("config reload ({}) failed; keeping the last good configuration:\n{}", why, errors);
       service_.ApplyReload(std::nullopt, false, NowSeconds());
       return {false, errors};
+    }
+    // The capture and the raw sockets are bound to the interface, and the source
+    // address is checked against this host's addresses, at start-up (before
+    // privileges are dropped): a reload cannot move them, so it says so.
+    for (auto [key, now, then] : {std::tuple{"interface", &result.config->interface, &interface_},
+                                  std::tuple{"source", &result.config->source, &source_}}) {
+      if (*now == *then) continue;
+      std::string error = std::string(key) + ": changing '" + key + "' (from " +
+                          then->value_or("auto") + " to " + now->value_or("auto") +
+                          ") needs a restart of portpath serve";
+      spdlog::error("config reload ({}) failed; keeping the last good configuration: {}", why, error);
+      service_.ApplyReload(std::nullopt, false, NowSeconds());
+      return {false, error};
     }
     if (result.config->asn_db != asn_path_) {
       // A new ASN database must open before anything of the new file is used.
@@ -166,6 +182,8 @@ class Reloader {
   FileFingerprint fingerprint_;
   std::optional<std::string> asn_path_;
   bool reverse_dns_ = false;
+  const std::optional<std::string> interface_;
+  const std::optional<std::string> source_;
 };
 
 void LogConfigSummary(const config::Config& c, const std::string& listen) {
@@ -212,12 +230,12 @@ int RunServe(const ServeOptions& options) {
 
   probe::EngineOptions engine;
   engine.rate = config.rate;
-  io::SystemClock clock;
-  // Raw sockets, or connect() probes where they are refused (no CAP_NET_RAW).
-  io::OpenedTransport transport;
+  std::optional<io::RawSender> sender;
+  std::optional<io::PcapSource> source;
   try {
-    transport = io::OpenProbeTransport(io::TransportOptionsFor(engine, config.interface), clock);
-    if (!transport.notice.empty()) spdlog::warn("portpath serve: {}", transport.notice);
+    sender.emplace(config.interface);
+    source.emplace(config.interface, engine.source_port_base,
+                   static_cast<std::uint16_t>(engine.source_port_base + engine.source_port_span - 1));
   } catch (const io::MissingCapability& e) {
     spdlog::error("portpath serve: {}", e.what());
     return 3;
@@ -226,16 +244,17 @@ int RunServe(const ServeOptions& options) {
     return 3;
   }
 
+  io::SystemClock clock;
   std::optional<packet::IpAddress> fixed_source;
   if (config.source) fixed_source = packet::IpAddress::Parse(*config.source);
   SystemResolver resolver(fixed_source, config.interface);
   ServiceOptions service_options;
   service_options.engine = engine;
   service_options.ready_after = options.ready_after;
-  ProberService service(service_options, config, *transport.transport, clock, resolver);
+  ProberService service(service_options, config, *sender, *source, clock, resolver);
   service.SetAsnDatabase(asn_db);
   if (config.reverse_dns) service.SetReverseDns(std::make_shared<io::ReverseDns>());
-  Reloader reloader(options.config_file, service, config.asn_db, config.reverse_dns);
+  Reloader reloader(options.config_file, service, config);
   reloader.Remember();
 
   auto trace_collector =

@@ -159,6 +159,14 @@ kill -HUP "$serve_pid"
 check "SIGHUP reloads" yes "$(wait_for 5 in_lab bash -c "[[ \$(curl -sf http://127.0.0.1:$port/metrics | awk '/^portpath_config_reloads_total/{print \$2}') != $reloads ]]" && echo yes || echo no)"
 check "POST /-/reload" 200 "$(in_lab curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$port/-/reload")"
 check "GET /-/reload is refused" 405 "$(in_lab curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/-/reload")"
+configmap_write v3b <<'EOF2'
+interface: right
+targets:
+  - host: 192.0.2.10
+    ports: [80, 8443, 81]
+EOF2
+check "a reload that changes the interface is refused" yes \
+  "$(in_lab curl -s -m 10 -X POST "http://127.0.0.1:$port/-/reload" | grep -q "changing 'interface' (from auto to right) needs a restart" && echo yes || echo no)"
 echo "bad reloads that used to kill or hang the exporter:"
 configmap_write v4 <<<','
 check "a stray ',' line: POST /-/reload fails with the error" 400-or-500 \
