@@ -22,8 +22,7 @@
 #include "exporter/prober_service.h"
 #include "probe/asn/asn_database.h"
 #include "probe/io/errors.h"
-#include "probe/io/pcap_source.h"
-#include "probe/io/raw_sender.h"
+#include "probe/io/transport.h"
 #include "probe/io/system.h"
 
 namespace portpath::exporter {
@@ -230,12 +229,12 @@ int RunServe(const ServeOptions& options) {
 
   probe::EngineOptions engine;
   engine.rate = config.rate;
-  std::optional<io::RawSender> sender;
-  std::optional<io::PcapSource> source;
+  io::SystemClock clock;
+  // Raw sockets, or connect() probes where they are refused (no CAP_NET_RAW).
+  io::OpenedTransport transport;
   try {
-    sender.emplace(config.interface);
-    source.emplace(config.interface, engine.source_port_base,
-                   static_cast<std::uint16_t>(engine.source_port_base + engine.source_port_span - 1));
+    transport = io::OpenProbeTransport(io::TransportOptionsFor(engine, config.interface), clock);
+    if (!transport.notice.empty()) spdlog::warn("portpath serve: {}", transport.notice);
   } catch (const io::MissingCapability& e) {
     spdlog::error("portpath serve: {}", e.what());
     return 3;
@@ -244,14 +243,13 @@ int RunServe(const ServeOptions& options) {
     return 3;
   }
 
-  io::SystemClock clock;
   std::optional<packet::IpAddress> fixed_source;
   if (config.source) fixed_source = packet::IpAddress::Parse(*config.source);
   SystemResolver resolver(fixed_source, config.interface);
   ServiceOptions service_options;
   service_options.engine = engine;
   service_options.ready_after = options.ready_after;
-  ProberService service(service_options, config, *sender, *source, clock, resolver);
+  ProberService service(service_options, config, *transport.transport, clock, resolver);
   service.SetAsnDatabase(asn_db);
   if (config.reverse_dns) service.SetReverseDns(std::make_shared<io::ReverseDns>());
   Reloader reloader(options.config_file, service, config);
