@@ -16,6 +16,7 @@
 #include "probe/measurement.h"
 #include "probe/io/errors.h"
 #include "probe/io/reverse_dns.h"
+#include "probe/io/privileges.h"
 #include "probe/io/system.h"
 #include "probe/io/transport.h"
 
@@ -143,6 +144,12 @@ int RunTraceCommand(int argc, char** argv) {
   auto complain = [](const std::string& message) {
     std::cerr << "portpath trace: " << TerminalSafe(message) << "\n";
   };
+  // Least privilege (probe/io/privileges.h): nothing but CAP_NET_RAW from here
+  // on, and nothing at all once the probe transport is open.
+  if (std::string error = io::NarrowPrivileges(false); !error.empty()) {
+    complain(error);
+    return kExitCannotProbe;
+  }
 
   std::vector<std::string> errors;
   std::vector<TargetSpec> specs = CollectTargets(o, errors);
@@ -168,14 +175,6 @@ int RunTraceCommand(int argc, char** argv) {
   }
 
   std::unique_ptr<asn::AsnDatabase> asn_db;
-  if (o.asn_db) {
-    try {
-      asn_db = asn::OpenAsnDatabase(*o.asn_db);
-    } catch (const std::exception& e) {
-      complain(std::string("--asn-db: ") + e.what());
-      return kExitUsage;
-    }
-  }
 
   probe::EngineOptions engine_options;
   engine_options.rate = o.rate;
@@ -187,6 +186,19 @@ int RunTraceCommand(int argc, char** argv) {
     io::OpenedTransport transport =
         io::OpenProbeTransport(io::TransportOptionsFor(engine_options, o.interface), clock);
     if (!transport.notice.empty()) complain(transport.notice);
+    if (std::string error = io::DropPrivileges(""); !error.empty()) {
+      complain(error);
+      return kExitCannotProbe;
+    }
+    // The ASN data, names and everything after are handled without privilege.
+    if (o.asn_db) {
+      try {
+        asn_db = asn::OpenAsnDatabase(*o.asn_db);
+      } catch (const std::exception& e) {
+        complain(std::string("--asn-db: ") + e.what());
+        return kExitUsage;
+      }
+    }
     probe::Engine engine(engine_options, *transport.transport, clock);
     // Connect mode has no fixed source port per trace, hence no flows to tell apart.
     int flows = engine.probe_mode() == probe::ProbeMode::kRaw ? o.flows : 1;

@@ -22,6 +22,7 @@
 #include "exporter/prober_service.h"
 #include "probe/asn/asn_database.h"
 #include "probe/io/errors.h"
+#include "probe/io/privileges.h"
 #include "probe/io/transport.h"
 #include "probe/io/system.h"
 
@@ -200,6 +201,13 @@ void LogConfigSummary(const config::Config& c, const std::string& listen) {
 
 int RunServe(const ServeOptions& options) {
   spdlog::set_level(spdlog::level::from_str(options.log_level));
+  // Least privilege (probe/io/privileges.h): from here on nothing but
+  // CAP_NET_RAW (and what a --user switch needs), and nothing at all once the
+  // probe transport is open. Before any thread exists: capabilities are per thread.
+  if (std::string error = io::NarrowPrivileges(!options.run_as_user.empty()); !error.empty()) {
+    spdlog::error("portpath serve: {}", error);
+    return 3;
+  }
   config::ParseResult loaded = config::TryLoadConfigFile(options.config_file);
   if (!loaded.ok()) {
     for (const auto& e : loaded.errors) spdlog::error("{}", e.what());
@@ -207,16 +215,6 @@ int RunServe(const ServeOptions& options) {
     return 2;
   }
   const config::Config& config = *loaded.config;
-  std::shared_ptr<const asn::AsnDatabase> asn_db;
-  if (config.asn_db) {
-    try {
-      asn_db = asn::OpenAsnDatabase(*config.asn_db);
-      spdlog::info("ASN database {}: {} ranges ({})", *config.asn_db, asn_db->size(), asn_db->format());
-    } catch (const std::exception& e) {
-      spdlog::error("portpath serve: asn_db: {}", e.what());
-      return 2;
-    }
-  }
 
   // Signals are handled by the main thread with sigtimedwait; block them before
   // any other thread exists so that every thread inherits the mask.
@@ -241,6 +239,23 @@ int RunServe(const ServeOptions& options) {
   } catch (const io::IoError& e) {
     spdlog::error("portpath serve: {}", e.what());
     return 3;
+  }
+  if (std::string error = io::DropPrivileges(options.run_as_user); !error.empty()) {
+    spdlog::error("portpath serve: {}", error);
+    return 3;
+  }
+  spdlog::info("portpath serve: probe transport open; running as {}",
+               io::ReadPrivilegeState().Describe());
+  // The ASN data, the config on reload and HTTP are handled without privilege.
+  std::shared_ptr<const asn::AsnDatabase> asn_db;
+  if (config.asn_db) {
+    try {
+      asn_db = asn::OpenAsnDatabase(*config.asn_db);
+      spdlog::info("ASN database {}: {} ranges ({})", *config.asn_db, asn_db->size(), asn_db->format());
+    } catch (const std::exception& e) {
+      spdlog::error("portpath serve: asn_db: {}", e.what());
+      return 2;
+    }
   }
 
   std::optional<packet::IpAddress> fixed_source;

@@ -78,6 +78,11 @@ lab_start_serve "$work/cm/config.yaml" "$work/serve.log"
 serve_pid=$SERVE_PID port=$SERVE_PORT
 check "ready after the first round" yes "$(wait_for 30 in_lab curl -sf "http://127.0.0.1:$port/-/ready" && echo yes || echo no)"
 check "healthy" Healthy "$(in_lab curl -sf "http://127.0.0.1:$port/-/healthy")"
+check "least privilege: no capability left once the sockets are open" 0000000000000000 \
+  "$(awk '/^CapEff:/{print $2}' /proc/$serve_pid/status)"
+check "... none permitted either, and no-new-privileges" "0000000000000000 1" \
+  "$(awk '/^CapPrm:/{p=$2} /^NoNewPrivs:/{n=$2} END{print p, n}' /proc/$serve_pid/status)"
+check "... said in the log" yes "$(grep -q 'running as uid 0, no capabilities, no-new-privileges' "$work/serve.log" && echo yes || echo no)"
 scrape >"$work/scrape.txt"
 check "promtool check metrics on a real scrape" "0:" "$(promtool check metrics <"$work/scrape.txt" 2>&1; echo "$?:")"
 check "blocked hop of :8443 (intranet)" 1 \
