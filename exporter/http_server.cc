@@ -1,14 +1,17 @@
 #include "exporter/http_server.h"
 
+#include <CivetServer.h>
 #include <arpa/inet.h>
 #include <civetweb.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <openssl/crypto.h>
 #include <prometheus/metric_family.h>
 #include <prometheus/text_serializer.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -18,6 +21,11 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+
+#include "exporter/http_auth.h"
+#include "exporter/http_encoding.h"
+#include "exporter/http_tls.h"
+#include "probe/io/fd.h"
 
 namespace portpath::exporter {
 namespace {
@@ -45,40 +53,49 @@ constexpr const char* kIndexHtml = R"(<!DOCTYPE html>
 </html>
 )";
 
-void Send(mg_connection* conn, int status, std::string_view content_type, std::string_view body,
-          std::string_view extra_headers = {}) {
+bool IsHead(mg_connection* conn) {
   const mg_request_info* info = mg_get_request_info(conn);
-  const bool head = info && info->request_method && std::strcmp(info->request_method, "HEAD") == 0;
-  std::string header =
-      "HTTP/1.1 " + std::to_string(status) + " " + mg_get_response_code_text(conn, status) +
-      "\r\nContent-Type: " + std::string(content_type) +
-      "\r\nContent-Length: " + std::to_string(body.size()) +
-      "\r\nCache-Control: no-store\r\nConnection: close\r\n" + std::string(extra_headers) + "\r\n";
-  mg_write(conn, header.data(), header.size());
-  if (!head && !body.empty()) mg_write(conn, body.data(), body.size());
+  return info && info->request_method && std::strcmp(info->request_method, "HEAD") == 0;
 }
 
-void SendText(mg_connection* conn, int status, std::string_view body,
-              std::string_view extra_headers = {}) {
-  Send(conn, status, "text/plain; charset=utf-8", body, extra_headers);
+void Send(mg_connection* conn, HttpResponse response) {
+  if (response.compressible && !response.body.empty()) {
+    const char* accept = mg_get_header(conn, "Accept-Encoding");
+    if (accept && AcceptsGzip(accept)) {
+      response.body = Gzip(response.body);
+      response.headers += "Content-Encoding: gzip\r\n";
+    }
+    response.headers += "Vary: Accept-Encoding\r\n";
+  }
+  std::string header = "HTTP/1.1 " + std::to_string(response.status) + " " +
+                       mg_get_response_code_text(conn, response.status) +
+                       "\r\nContent-Type: " + response.content_type +
+                       "\r\nContent-Length: " + std::to_string(response.body.size()) +
+                       "\r\nCache-Control: no-store\r\nConnection: close\r\n" + response.headers +
+                       "\r\n";
+  mg_write(conn, header.data(), header.size());
+  if (!IsHead(conn) && !response.body.empty()) {
+    mg_write(conn, response.body.data(), response.body.size());
+  }
+}
+
+HttpResponse Text(int status, std::string body, std::string headers = {}) {
+  HttpResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  r.headers = std::move(headers);
+  return r;
+}
+
+HttpResponse Exposition(std::string body) {
+  HttpResponse r;
+  r.content_type = std::string(kMetricsContentType);
+  r.body = std::move(body);
+  r.compressible = true;
+  return r;
 }
 
 std::once_flag civet_init;
-
-/// Owns a socket descriptor (-1 = none).
-class Socket {
- public:
-  explicit Socket(int fd) : fd_(fd) {}
-  ~Socket() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Socket(const Socket&) = delete;
-  Socket& operator=(const Socket&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_ = -1;
-};
 
 /// The socket address of `address` (loopback when it means all addresses).
 socklen_t ToSockaddr(const ListenAddress& address, bool all_means_loopback, sockaddr_storage& out) {
@@ -106,7 +123,7 @@ socklen_t ToSockaddr(const ListenAddress& address, bool all_means_loopback, sock
 std::string DiagnoseBindFailure(const ListenAddress& address) {
   sockaddr_storage sa;
   socklen_t len = ToSockaddr(address, false, sa);
-  Socket s(socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  io::Fd s(socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (s.get() < 0) return std::strerror(errno);
   int one = 1;
   setsockopt(s.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);  // as CivetWeb does
@@ -213,15 +230,124 @@ ListenAddress ParseListenAddress(std::string_view text) {
   return out;
 }
 
-void HttpServer::ContextStopper::operator()(mg_context* ctx) const {
-  if (ctx) mg_stop(ctx);
+std::string HttpRequest::method() const {
+  const char* m = mg_get_request_info(conn_)->request_method;
+  std::string method = m ? m : "";
+  return method == "HEAD" ? "GET" : method;
 }
+
+std::string HttpRequest::path() const {
+  const char* p = mg_get_request_info(conn_)->local_uri;
+  return p ? p : "";
+}
+
+std::optional<std::string> HttpRequest::Param(const char* name, std::size_t max_length) const {
+  const char* query = mg_get_request_info(conn_)->query_string;
+  if (!query) return std::nullopt;
+  std::string value(max_length + 1, '\0');
+  int len = mg_get_var(query, std::strlen(query), name, value.data(), value.size());
+  if (len == -2) {
+    throw std::invalid_argument(std::string("the ") + name + " parameter is longer than " +
+                                std::to_string(max_length) + " bytes");
+  }
+  if (len <= 0) return std::nullopt;
+  value.resize(static_cast<std::size_t>(len));
+  return value;
+}
+
+const char* HttpRequest::Header(const char* name) const { return mg_get_header(conn_, name); }
+
+/// A CivetHandler for one exact path: checks the path (CivetWeb also routes
+/// "/metrics/x" to the handler of "/metrics") and the method, runs the route
+/// and turns its exceptions into a 500. An empty path answers every request
+/// with 404: the catch-all for paths nobody serves.
+class HttpServer::Route : public CivetHandler {
+ public:
+  Route(std::string path, std::vector<std::string> methods, HttpRoute route)
+      : path_(std::move(path)), methods_(std::move(methods)), route_(std::move(route)) {}
+
+  using CivetHandler::handleDelete;
+  using CivetHandler::handleGet;
+  using CivetHandler::handleHead;
+  using CivetHandler::handleOptions;
+  using CivetHandler::handlePatch;
+  using CivetHandler::handlePost;
+  using CivetHandler::handlePut;
+  bool handleGet(CivetServer*, mg_connection* c, int* status) override { return Run(c, status); }
+  bool handleHead(CivetServer*, mg_connection* c, int* status) override { return Run(c, status); }
+  bool handlePost(CivetServer*, mg_connection* c, int* status) override { return Run(c, status); }
+  bool handlePut(CivetServer*, mg_connection* c, int* status) override { return Run(c, status); }
+  bool handleDelete(CivetServer*, mg_connection* c, int* status) override { return Run(c, status); }
+  bool handleOptions(CivetServer*, mg_connection* c, int* status) override {
+    return Run(c, status);
+  }
+  bool handlePatch(CivetServer*, mg_connection* c, int* status) override { return Run(c, status); }
+
+ private:
+  bool Run(mg_connection* conn, int* status) {
+    HttpResponse response;
+    // Exceptions must not unwind through CivetWeb's C frames.
+    try {
+      response = Answer(HttpRequest(conn));
+    } catch (const std::exception& e) {
+      response = Text(500, std::string("internal error: ") + e.what() + "\n");
+    } catch (...) {
+      response = Text(500, "internal error\n");
+    }
+    try {
+      Send(conn, response);
+    } catch (...) {
+      response = Text(500, "internal error: cannot encode the response\n");
+      Send(conn, response);
+    }
+    *status = response.status;  // for CivetWeb's access log
+    return true;
+  }
+
+  HttpResponse Answer(const HttpRequest& request) const {
+    const std::string path = request.path();
+    if (path_.empty() || path != path_) return Text(404, "Not found: " + path + "\n");
+    const std::string method = request.method();
+    if (std::find(methods_.begin(), methods_.end(), method) == methods_.end()) {
+      std::vector<std::string> allowed;
+      for (const auto& m : methods_) {
+        allowed.push_back(m);
+        if (m == "GET") allowed.push_back("HEAD");
+      }
+      std::string allow, choice;
+      for (std::size_t i = 0; i < allowed.size(); ++i) {
+        allow += (i ? ", " : "") + allowed[i];
+        choice += (i == 0 ? "" : i + 1 == allowed.size() ? " or " : ", ") + allowed[i];
+      }
+      return Text(405, "Method not allowed: use " + choice + " for " + path + "\n",
+                  "Allow: " + allow + "\r\n");
+    }
+    return route_(request);
+  }
+
+  std::string path_;
+  std::vector<std::string> methods_;
+  HttpRoute route_;
+};
+
+/// Basic auth in front of every route: CivetWeb asks it before any handler.
+class HttpServer::Guard : public CivetAuthHandler {
+ public:
+  explicit Guard(const WebConfig& web) : auth_(web.basic_auth_users) {}
+  bool authorize(CivetServer*, mg_connection* conn) override {
+    if (auth_.Check(mg_get_header(conn, "Authorization"))) return true;
+    Send(conn, Text(401, "Unauthorized: this exporter needs a user name and password\n",
+                    "WWW-Authenticate: Basic realm=\"portpath\", charset=\"UTF-8\"\r\n"));
+    return false;
+  }
+
+ private:
+  BasicAuth auth_;
+};
 
 HttpServer::HttpServer(std::string_view listen_address, HttpHandlers handlers,
                        HttpServerOptions options)
-    : listen_address_(listen_address),
-      handlers_(std::move(handlers)),
-      options_(std::move(options)) {
+    : listen_address_(listen_address), options_(std::move(options)) {
   const ListenAddress address = ParseListenAddress(listen_address);
   const bool ipv6_ok = CivetHasIpv6();
   if (address.ipv6 && !ipv6_ok) {
@@ -230,7 +356,8 @@ HttpServer::HttpServer(std::string_view listen_address, HttpHandlers handlers,
                                 "without USE_IPV6); listen on an IPv4 address instead");
   }
   // CivetWeb's spelling: "PORT" is every IPv4 address, "+PORT" every IPv4 and
-  // IPv6 address, "[::1]:PORT" and "1.2.3.4:PORT" one address.
+  // IPv6 address, "[::1]:PORT" and "1.2.3.4:PORT" one address; a trailing "s"
+  // makes the port TLS only.
   std::string ports;
   if (address.host.empty()) {
     ports = (ipv6_ok ? "+" : "") + std::to_string(address.port);
@@ -239,44 +366,123 @@ HttpServer::HttpServer(std::string_view listen_address, HttpHandlers handlers,
   } else {
     ports = address.host + ":" + std::to_string(address.port);
   }
-  const std::string threads = std::to_string(options_.num_threads);
-  const std::string timeout = std::to_string(options_.request_timeout_ms);
-  const char* config[] = {
-      "listening_ports", ports.c_str(),       "num_threads", threads.c_str(), "request_timeout_ms",
-      timeout.c_str(),   "enable_keep_alive", "no",          nullptr};
+  if (tls()) ports += "s";
+  const std::vector<std::string> config = {
+      "listening_ports", ports, "num_threads", std::to_string(options_.num_threads),
+      "request_timeout_ms", std::to_string(options_.request_timeout_ms),
+      // One request per connection: a kept-alive connection would hold a
+      // worker while idle.
+      "enable_keep_alive", "no",
+      // CivetWeb answers CORS preflights itself, before any authorization
+      // check; nothing here is for browsers of other origins.
+      "access_control_allow_origin", "", "access_control_allow_methods", "",
+      "access_control_allow_headers", ""};
 
-  // mg_start2 would initialise the library itself, but not thread-safely.
+  // mg_start would initialise the library itself, but not thread-safely.
   std::call_once(civet_init, [] { mg_init_library(0); });
 
-  mg_callbacks callbacks{};
-  callbacks.begin_request = &HttpServer::OnBeginRequest;
+  CivetCallbacks callbacks;
   callbacks.log_message = &HttpServer::OnLogMessage;
-  mg_init_data init{};
-  init.callbacks = &callbacks;
-  init.user_data = this;
-  init.configuration_options = config;
-  char error_text[256] = {};
-  unsigned error_code = 0;
-  mg_error_data error{};
-  error.code = &error_code;
-  error.text = error_text;
-  error.text_buffer_size = sizeof error_text;
-
-  context_.reset(mg_start2(&init, &error));
-  if (!context_) {
+  if (tls()) {
+    if (std::string error = PrepareCivetWebTls(); !error.empty()) {
+      throw std::runtime_error("cannot listen on " + Quote(listen_address) + ": TLS: " + error);
+    }
+    callbacks.init_ssl = &HttpServer::OnInitTls;
+  }
+  try {
+    civet_ = std::make_unique<CivetServer>(config, &callbacks, this);
+  } catch (const std::exception&) {
     std::string reason = DiagnoseBindFailure(address);
-    if (reason.empty()) reason = error_text[0] ? error_text : "CivetWeb failed to start";
+    if (reason.empty()) {
+      std::lock_guard lock(startup_mutex_);
+      for (const auto& line : startup_log_) reason += (reason.empty() ? "" : "; ") + line;
+      if (reason.find("libssl") != std::string::npos) {
+        reason +=
+            " (CivetWeb loads the unversioned libssl.so and libcrypto.so at run time; on "
+            "Debian they come with libssl-dev)";
+      }
+      if (reason.empty()) reason = "CivetWeb failed to start";
+    }
     throw std::runtime_error("cannot listen on " + Quote(listen_address) + ": " + reason);
   }
+  {
+    std::lock_guard lock(startup_mutex_);
+    starting_ = false;
+  }
+  // The key now lives in CivetWeb's TLS context only.
+  if (tls()) {
+    std::string& key = options_.web.tls->key_pem;
+    OPENSSL_cleanse(key.data(), key.size());
+    key.clear();
+  }
 
-  mg_server_port bound[4] = {};
-  int n = mg_get_server_ports(context_.get(), 4, bound);
+  // Registered once CivetWeb runs (CivetServer offers no earlier moment). A
+  // request in between finds no handler and, there being no document root,
+  // gets CivetWeb's own 404: nothing is served unauthenticated.
+  if (!options_.web.basic_auth_users.empty()) {
+    guard_ = std::make_unique<Guard>(options_.web);
+    civet_->addAuthHandler("**", guard_.get());
+  }
+  AddBuiltInRoutes(std::move(handlers));
+  not_found_ = std::make_unique<Route>("", std::vector<std::string>{}, HttpRoute());
+  civet_->addHandler("**", not_found_.get());
+
+  std::vector<mg_server_port> bound(4);
+  int n = mg_get_server_ports(civet_->getContext(), static_cast<int>(bound.size()), bound.data());
   if (n < 1)
     throw std::runtime_error("cannot listen on " + Quote(listen_address) +
                              ": CivetWeb reports no listening port");
   port_ = static_cast<std::uint16_t>(bound[0].port);
   wake_address_ = address;
   wake_address_.port = port_;
+}
+
+void HttpServer::AddRoute(const std::string& path, std::vector<std::string> methods,
+                          HttpRoute route) {
+  auto handler = std::make_unique<Route>(path, std::move(methods), std::move(route));
+  civet_->addHandler(path, handler.get());
+  std::lock_guard lock(routes_mutex_);
+  routes_.push_back(std::move(handler));
+}
+
+void HttpServer::AddBuiltInRoutes(HttpHandlers handlers) {
+  const std::vector<std::string> get = {"GET"};
+  AddRoute("/", get, [](const HttpRequest&) {
+    HttpResponse r;
+    r.content_type = "text/html; charset=utf-8";
+    r.body = kIndexHtml;
+    return r;
+  });
+  AddRoute("/metrics", get, [metrics = std::move(handlers.metrics_text)](const HttpRequest&) {
+    return Exposition(metrics ? metrics() : std::string());
+  });
+  AddRoute("/probe", get, [probe = std::move(handlers.probe)](const HttpRequest& request) {
+    if (!probe) return Text(404, "Not found: /probe is not enabled\n");
+    std::optional<std::string> target;
+    try {
+      target = request.Param("target");
+    } catch (const std::invalid_argument&) {
+      return Text(400, "Bad request: the target parameter is too long\n");
+    }
+    if (!target) {
+      return Text(400,
+                  "Bad request: missing target parameter; use /probe?target=HOST:PORT, "
+                  "like /probe?target=db.example.com:5432\n");
+    }
+    auto [status, body] = probe(*target);
+    return status == 200 ? Exposition(std::move(body)) : Text(status, std::move(body));
+  });
+  AddRoute("/-/healthy", get, [](const HttpRequest&) { return Text(200, "Healthy\n"); });
+  AddRoute("/-/ready", get, [ready = std::move(handlers.ready)](const HttpRequest&) {
+    if (!ready || ready()) return Text(200, "Ready\n");
+    return Text(503, "Not ready: first round not completed\n");
+  });
+  AddRoute("/-/reload", {"POST", "PUT"}, [reload = std::move(handlers.reload)](const HttpRequest&) {
+    if (!reload) return Text(500, "reload not supported\n");
+    auto [ok, message] = reload();
+    if (!message.empty() && message.back() != '\n') message += '\n';
+    return Text(ok ? 200 : 500, std::move(message));
+  });
 }
 
 HttpServer::~HttpServer() {
@@ -294,13 +500,13 @@ HttpServer::~HttpServer() {
     std::unique_lock lock(mu);
     while (!stopped) {
       lock.unlock();
-      Socket s(socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+      io::Fd s(socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
       if (s.get() >= 0) (void)connect(s.get(), reinterpret_cast<sockaddr*>(&sa), len);
       lock.lock();
       cv.wait_for(lock, std::chrono::milliseconds(20), [&] { return stopped; });
     }
   });
-  context_.reset();
+  civet_->close();
   {
     std::lock_guard lock(mu);
     stopped = true;
@@ -310,103 +516,37 @@ HttpServer::~HttpServer() {
 }
 
 int HttpServer::OnLogMessage(const mg_connection* conn, const char* message) {
-  // During start-up CivetWeb logs through a stand-in connection whose context
-  // already carries our user data, so the server is reachable here too.
+  // CivetWeb's user data is the CivetServer, whose user context is us; during
+  // start-up CivetWeb logs through a stand-in connection that carries both.
   const mg_context* ctx = conn ? mg_get_context(conn) : nullptr;
-  auto* self = ctx ? static_cast<HttpServer*>(mg_get_user_data(ctx)) : nullptr;
-  if (!self || !self->options_.log) return 0;  // CivetWeb prints it to stderr
-  self->options_.log(message ? message : "");
+  const auto* civet = ctx ? static_cast<const CivetServer*>(mg_get_user_data(ctx)) : nullptr;
+  auto* self =
+      civet ? static_cast<HttpServer*>(const_cast<void*>(civet->getUserContext())) : nullptr;
+  if (!self) return 0;  // CivetWeb prints it to stderr
+  const std::string text = message ? message : "";
+  {
+    std::lock_guard lock(self->startup_mutex_);
+    if (self->starting_) {
+      self->startup_log_.push_back(text);
+      return 1;
+    }
+  }
+  if (!self->options_.log) return 0;
+  self->options_.log(text);
   return 1;
 }
 
-int HttpServer::OnBeginRequest(mg_connection* conn) {
-  auto* self = static_cast<HttpServer*>(mg_get_user_data(mg_get_context(conn)));
-  // Exceptions must not unwind through CivetWeb's C frames.
-  try {
-    self->Handle(conn);
-  } catch (const std::exception& e) {
-    SendText(conn, 500, std::string("internal error: ") + e.what() + "\n");
-  } catch (...) {
-    SendText(conn, 500, "internal error\n");
-  }
-  return 1;  // handled: CivetWeb must not look for files
-}
-
-void HttpServer::Handle(mg_connection* conn) {
-  const mg_request_info* info = mg_get_request_info(conn);
-  const std::string_view method = info->request_method ? info->request_method : "";
-  const std::string_view path = info->local_uri ? info->local_uri : "";
-  const bool get = method == "GET" || method == "HEAD";
-  constexpr std::string_view kAllowGet = "Allow: GET, HEAD\r\n";
-
-  auto read_only = [&](auto&& serve) {
-    if (!get) {
-      SendText(conn, 405, "Method not allowed: " + std::string(path) + " accepts GET and HEAD\n",
-               kAllowGet);
-      return;
-    }
-    serve();
-  };
-
-  if (path == "/") {
-    read_only([&] { Send(conn, 200, "text/html; charset=utf-8", kIndexHtml); });
-  } else if (path == "/metrics") {
-    read_only([&] {
-      std::string body = handlers_.metrics_text ? handlers_.metrics_text() : std::string();
-      Send(conn, 200, kMetricsContentType, body);
-    });
-  } else if (path == "/probe") {
-    read_only([&] {
-      if (!handlers_.probe) {
-        SendText(conn, 404, "Not found: /probe is not enabled\n");
-        return;
-      }
-      const char* query = info->query_string ? info->query_string : "";
-      char target[1024];
-      int len = mg_get_var(query, std::strlen(query), "target", target, sizeof target);
-      if (len == -2) {
-        SendText(conn, 400, "Bad request: the target parameter is too long\n");
-        return;
-      }
-      if (len <= 0) {
-        SendText(conn, 400,
-                 "Bad request: missing target parameter; use /probe?target=HOST:PORT, "
-                 "like /probe?target=db.example.com:5432\n");
-        return;
-      }
-      auto [status, body] = handlers_.probe(std::string(target, static_cast<std::size_t>(len)));
-      if (status == 200) {
-        Send(conn, status, kMetricsContentType, body);
-      } else {
-        SendText(conn, status, body);
-      }
-    });
-  } else if (path == "/-/healthy") {
-    read_only([&] { SendText(conn, 200, "Healthy\n"); });
-  } else if (path == "/-/ready") {
-    read_only([&] {
-      if (!handlers_.ready || handlers_.ready()) {
-        SendText(conn, 200, "Ready\n");
-      } else {
-        SendText(conn, 503, "Not ready: first round not completed\n");
-      }
-    });
-  } else if (path == "/-/reload") {
-    if (method != "POST" && method != "PUT") {
-      SendText(conn, 405, "Method not allowed: use POST or PUT to reload the configuration\n",
-               "Allow: POST, PUT\r\n");
-      return;
-    }
-    if (!handlers_.reload) {
-      SendText(conn, 500, "reload not supported\n");
-      return;
-    }
-    auto [ok, message] = handlers_.reload();
-    if (!message.empty() && message.back() != '\n') message += '\n';
-    SendText(conn, ok ? 200 : 500, message);
-  } else {
-    SendText(conn, 404, "Not found: " + std::string(path) + "\n");
-  }
+int HttpServer::OnInitTls(void* ssl_ctx, void* user_data) {
+  const auto* civet = static_cast<const CivetServer*>(user_data);
+  auto* self = static_cast<HttpServer*>(const_cast<void*>(civet->getUserContext()));
+  // Our certificate and key (two files, as the exporter-toolkit has them;
+  // CivetWeb's own loader wants both in one file), loaded into CivetWeb's
+  // context. 1: done, -1: CivetWeb must fail to start.
+  std::string error = LoadCertificate(ssl_ctx, *self->options_.web.tls);
+  if (error.empty()) return 1;
+  std::lock_guard lock(self->startup_mutex_);
+  self->startup_log_.push_back("TLS: " + error);
+  return -1;
 }
 
 }  // namespace portpath::exporter

@@ -1,83 +1,41 @@
 #include "exporter/http_server.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include <zlib.h>
 
 #include <atomic>
 #include <mutex>
 #include <stdexcept>
 
+#include "tests/exporter/http_test_client.h"
+
 namespace portpath::exporter {
 namespace {
 
-/// Owns a socket descriptor (-1 = none).
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_ = -1;
-};
-
-struct Response {
-  int status = 0;
-  std::string headers;  // the raw header block, status line included
-  std::string body;
-  std::string Header(const std::string& name) const {
-    auto at = headers.find("\r\n" + name + ": ");
-    if (at == std::string::npos) return {};
-    at += name.size() + 4;
-    return headers.substr(at, headers.find("\r\n", at) - at);
-  }
-};
-
-/// A minimal HTTP/1.1 client: one request per connection, reads until the
-/// server closes. No curl dependency.
-Response Request(std::uint16_t port, const std::string& method, const std::string& target) {
-  Fd sock(socket(AF_INET, SOCK_STREAM, 0));
-  if (sock.get() < 0) throw std::runtime_error("socket failed");
-  // Bound every read so a server bug fails the test instead of hanging it.
-  timeval tv{5, 0};
-  setsockopt(sock.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    throw std::runtime_error("connect failed");
-  }
-  std::string request = method + " " + target +
-                        " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
-                        "Content-Length: 0\r\n\r\n";
-  if (send(sock.get(), request.data(), request.size(), MSG_NOSIGNAL) !=
-      static_cast<ssize_t>(request.size())) {
-    throw std::runtime_error("send failed");
-  }
-  std::string raw;
-  char buf[4096];
-  for (ssize_t n; (n = recv(sock.get(), buf, sizeof buf, 0)) > 0;) raw.append(buf, n);
-
-  Response r;
-  auto split = raw.find("\r\n\r\n");
-  if (raw.rfind("HTTP/1.", 0) != 0 || split == std::string::npos) {
-    throw std::runtime_error("malformed response: " + raw);
-  }
-  r.status = std::stoi(raw.substr(9, 3));
-  r.headers = raw.substr(0, split + 2);
-  r.body = raw.substr(split + 4);
-  return r;
-}
+using http_test::Request;
+using http_test::Response;
 
 Response Get(std::uint16_t port, const std::string& target) { return Request(port, "GET", target); }
+
+/// Inflates a gzip stream (what a client that asked for gzip does).
+std::string Gunzip(const std::string& data) {
+  z_stream stream{};
+  if (inflateInit2(&stream, 15 + 16) != Z_OK) throw std::runtime_error("inflateInit2");
+  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  stream.avail_in = static_cast<uInt>(data.size());
+  std::string out;
+  char buf[16384];
+  int rc = Z_OK;
+  while (rc == Z_OK) {
+    stream.next_out = reinterpret_cast<Bytef*>(buf);
+    stream.avail_out = sizeof buf;
+    rc = inflate(&stream, Z_NO_FLUSH);
+    out.append(buf, sizeof buf - stream.avail_out);
+  }
+  inflateEnd(&stream);
+  if (rc != Z_STREAM_END) throw std::runtime_error("not a complete gzip stream");
+  return out;
+}
 
 class HttpServerTest : public ::testing::Test {
  protected:
@@ -123,6 +81,32 @@ TEST_F(HttpServerTest, MetricsUseTheExpositionContentType) {
   EXPECT_EQ(r.Header("Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
   EXPECT_EQ(r.body, "portpath_up 1\n");
   EXPECT_EQ(r.Header("Content-Length"), "14");
+}
+
+TEST_F(HttpServerTest, MetricsAreGzippedWhenTheClientAcceptsIt) {
+  Response r = Request(port(), "GET", "/metrics", "Accept-Encoding: deflate, gzip;q=0.8\r\n");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.Header("Content-Encoding"), "gzip");
+  EXPECT_EQ(r.Header("Vary"), "Accept-Encoding");
+  EXPECT_EQ(r.Header("Content-Length"), std::to_string(r.body.size()));
+  EXPECT_EQ(Gunzip(r.body), "portpath_up 1\n");
+}
+
+TEST_F(HttpServerTest, MetricsStayPlainWhenGzipIsRefused) {
+  for (const char* header : {"", "Accept-Encoding: identity\r\n", "Accept-Encoding: gzip;q=0\r\n",
+                             "Accept-Encoding: *;q=0\r\n"}) {
+    Response r = Request(port(), "GET", "/metrics", header);
+    EXPECT_EQ(r.status, 200) << header;
+    EXPECT_EQ(r.Header("Content-Encoding"), "") << header;
+    EXPECT_EQ(r.body, "portpath_up 1\n") << header;
+  }
+}
+
+TEST_F(HttpServerTest, ProbeAnswersAreGzippedOnRequestToo) {
+  Response r = Request(port(), "GET", "/probe?target=a:1", "Accept-Encoding: gzip\r\n");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.Header("Content-Encoding"), "gzip");
+  EXPECT_EQ(Gunzip(r.body), "portpath_port_open{target=\"a:1\"} 1\n");
 }
 
 TEST_F(HttpServerTest, HeadSendsHeadersWithoutBody) {
@@ -209,6 +193,29 @@ TEST_F(HttpServerTest, WritingToReadOnlyEndpointsIs405) {
   }
 }
 
+TEST_F(HttpServerTest, OtherMethodsOnKnownPathsAre405) {
+  for (const char* method : {"DELETE", "PATCH", "OPTIONS"}) {
+    Response r = Request(port(), method, "/metrics");
+    EXPECT_EQ(r.status, 405) << method;
+    EXPECT_EQ(r.Header("Allow"), "GET, HEAD") << method;
+  }
+}
+
+TEST_F(HttpServerTest, NewPagesPlugIn) {
+  server_->AddRoute("/status", {"GET"}, [](const HttpRequest& request) {
+    HttpResponse r;
+    r.content_type = "text/html; charset=utf-8";
+    r.body = "<p>status of " + request.Param("target").value_or("all") + "</p>";
+    return r;
+  });
+  Response r = Get(port(), "/status?target=db%3A5432");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.Header("Content-Type"), "text/html; charset=utf-8");
+  EXPECT_EQ(r.body, "<p>status of db:5432</p>");
+  EXPECT_EQ(Get(port(), "/status/x").status, 404);
+  EXPECT_EQ(Request(port(), "POST", "/status").status, 405);
+}
+
 TEST_F(HttpServerTest, IndexLinksToTheEndpoints) {
   Response r = Get(port(), "/");
   EXPECT_EQ(r.status, 200);
@@ -220,11 +227,17 @@ TEST_F(HttpServerTest, IndexLinksToTheEndpoints) {
 }
 
 TEST_F(HttpServerTest, UnknownPathIs404) {
-  for (const char* path : {"/nope", "/metrics/extra", "/-/", "/index.html"}) {
+  for (const char* path :
+       {"/nope", "/metrics/extra", "/metricsx", "/-/", "/index.html", "/-/healthy/"}) {
     Response r = Get(port(), path);
     EXPECT_EQ(r.status, 404) << path;
     EXPECT_NE(r.body.find("Not found"), std::string::npos) << path;
   }
+}
+
+TEST_F(HttpServerTest, DotSegmentsAndEscapesReachTheSameRoute) {
+  EXPECT_EQ(Get(port(), "/-/../metrics").body, "portpath_up 1\n");
+  EXPECT_EQ(Get(port(), "/%6detrics").body, "portpath_up 1\n");
 }
 
 TEST_F(HttpServerTest, SecondServerOnTheSamePortFailsClearly) {
