@@ -11,15 +11,16 @@
 #include <cstdlib>
 #include <mutex>
 #include <optional>
-#include <prometheus/text_serializer.h>
 #include <thread>
 #include <tuple>
 
 #include "config/config.h"
 #include "exporter/collector.h"
+#include "exporter/http_probe.h"
 #include "exporter/http_server.h"
 #include "exporter/process_metrics.h"
 #include "exporter/prober_service.h"
+#include "exporter/web_config.h"
 #include "probe/asn/asn_database.h"
 #include "probe/io/errors.h"
 #include "probe/io/privileges.h"
@@ -215,6 +216,24 @@ int RunServe(const ServeOptions& options) {
     return 2;
   }
   const config::Config& config = *loaded.config;
+  HttpServerOptions http_options;
+  if (!options.web_config_file.empty()) {
+    try {
+      http_options.web = LoadWebConfig(options.web_config_file);
+    } catch (const WebConfigError& e) {
+      spdlog::error("portpath serve: --web.config.file {}", e.what());
+      spdlog::error("portpath serve: the web configuration is invalid; nothing was started");
+      return 2;
+    }
+    if (!http_options.web.tls && http_options.web.basic_auth_users.empty()) {
+      spdlog::warn("portpath serve: web config {} sets neither TLS nor basic auth",
+                   options.web_config_file);
+    } else if (!http_options.web.tls) {
+      spdlog::warn("portpath serve: basic auth without TLS: passwords cross the network in clear");
+    }
+  }
+  // CivetWeb's own messages at run time (failed TLS handshakes of port scanners...).
+  http_options.log = [](const std::string& line) { spdlog::debug("http: {}", line); };
 
   // Signals are handled by the main thread with sigtimedwait; block them before
   // any other thread exists so that every thread inherits the mask.
@@ -279,35 +298,21 @@ int RunServe(const ServeOptions& options) {
   handlers.metrics_text = [&collectables] { return RenderMetrics(collectables); };
   handlers.ready = [&service] { return service.ready(); };
   handlers.reload = [&reloader] { return reloader.Reload("POST /-/reload"); };
-  // At most two /probe traces at once: each holds an HTTP worker until its trace
-  // ends, and /metrics must always find a free one.
-  std::atomic<int> probes_in_flight{0};
-  handlers.probe = [&service, &probes_in_flight](const std::string& target) -> std::pair<int, std::string> {
-    if (!service.IsConfigured(target))
-      return {400, "target '" + target +
-                       "' is not in the configuration; /probe traces configured targets only "
-                       "(write it as in the target label, e.g. host:443 or [2001:db8::1]:443)\n"};
-    if (probes_in_flight.fetch_add(1) >= 2) {
-      probes_in_flight.fetch_sub(1);
-      return {429, "two /probe traces are already running; try again when one has finished\n"};
-    }
-    auto result = service.ProbeNow(target, std::chrono::seconds(60));
-    probes_in_flight.fetch_sub(1);
-    if (auto* error = std::get_if<ProbeNowError>(&result)) {
-      if (*error == ProbeNowError::kTimedOut) return {504, "the trace did not finish in time\n"};
-      return {503, "the exporter is stopping\n"};
-    }
-    return {200, prometheus::TextSerializer().Serialize(RenderTargets({std::get<TargetSnapshot>(result)}))};
-  };
+  // At most two /probe traces at once: each holds an HTTP worker until its
+  // trace ends.
+  ProbeEndpoint probe_endpoint(service);
+  handlers.probe = [&probe_endpoint](const std::string& target) { return probe_endpoint(target); };
 
   std::optional<HttpServer> http;
   try {
-    http.emplace(options.listen_address, handlers);
+    http.emplace(options.listen_address, handlers, http_options);
   } catch (const std::exception& e) {
     spdlog::error("portpath serve: {}", e.what());
     return 3;
   }
-  LogConfigSummary(config, options.listen_address + " (port " + std::to_string(http->port()) + ")");
+  LogConfigSummary(config, options.listen_address + " (port " + std::to_string(http->port()) + ")" +
+                               (http->tls() ? ", TLS" : "") +
+                               (http_options.web.basic_auth_users.empty() ? "" : ", basic auth"));
 
   std::atomic<bool> stop{false};
   std::thread loop([&] { service.Run(stop); });
