@@ -10,8 +10,9 @@ PACKAGES=(
   build-essential cmake pkg-config
   libpcap-dev libspdlog-dev libfmt-dev libyaml-cpp-dev prometheus-cpp-dev libcivetweb-dev
   libmaxminddb-dev libcli11-dev
+  libssl-dev libcrypt-dev zlib1g-dev   # exporter: TLS certificates, bcrypt, gzip
   googletest libgtest-dev
-  iproute2 iptables libcap2-bin jq bc curl socat
+  iproute2 iptables libcap2-bin jq bc curl socat openssl python3
   scamper traceroute mtr-tiny time   # bench/peers: the peers and GNU time
   prometheus
 )
