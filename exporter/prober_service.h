@@ -194,6 +194,9 @@ class ProberService {
   std::array<std::uint64_t, probe::kOutcomeCount> traces_by_outcome_{};
   probe::TimePoint last_publish_{};
   bool dirty_ = true;
+  /// After a reload that removed targets: when to hand freed memory back to
+  /// the system (glibc keeps it in its arenas otherwise; see Run).
+  std::optional<probe::TimePoint> trim_at_;
 
   // Shared with other threads.
   mutable std::mutex mutex_;
