@@ -298,7 +298,10 @@ class HttpServer::Route : public CivetHandler {
       Send(conn, response);
     } catch (...) {
       response = Text(500, "internal error: cannot encode the response\n");
-      Send(conn, response);
+      try {
+        Send(conn, response);
+      } catch (...) {  // out of memory: nothing more to say
+      }
     }
     *status = response.status;  // for CivetWeb's access log
     return true;
@@ -335,9 +338,12 @@ class HttpServer::Guard : public CivetAuthHandler {
  public:
   explicit Guard(const WebConfig& web) : auth_(web.basic_auth_users) {}
   bool authorize(CivetServer*, mg_connection* conn) override {
-    if (auth_.Check(mg_get_header(conn, "Authorization"))) return true;
-    Send(conn, Text(401, "Unauthorized: this exporter needs a user name and password\n",
-                    "WWW-Authenticate: Basic realm=\"portpath\", charset=\"UTF-8\"\r\n"));
+    try {  // nothing may unwind through CivetWeb's C frames
+      if (auth_.Check(mg_get_header(conn, "Authorization"))) return true;
+      Send(conn, Text(401, "Unauthorized: this exporter needs a user name and password\n",
+                      "WWW-Authenticate: Basic realm=\"portpath\", charset=\"UTF-8\"\r\n"));
+    } catch (...) {  // out of memory: refuse without an answer
+    }
     return false;
   }
 
