@@ -179,7 +179,9 @@ DocumentScan ScanDocuments(std::string_view text) {
   }
 }
 
-std::string Quote(std::string_view s) { return "'" + std::string(s) + "'"; }
+// Values from the file are shown escaped: a control byte or terminal escape in a
+// config must not reach the terminal or the log raw.
+std::string Quote(std::string_view s) { return "'" + EscapeForDisplay(s) + "'"; }
 
 // How a node appears in "expected X, got Y" messages.
 std::string Describe(const YAML::Node& node) {

@@ -290,6 +290,14 @@ TEST(ConfigTest, RefusesAFifoWithoutBlocking) {
             path + ": cannot read: not a regular file (a FIFO, socket or device)");
 }
 
+TEST(ConfigTest, ShowsControlBytesInValuesEscaped) {
+  ParseResult result = TryParseConfig("rate: \"\\e[2J\"\n" + std::string(kOneTarget), "test.yaml");
+  ASSERT_FALSE(result.ok());
+  std::string message = result.errors.front().what();
+  EXPECT_EQ(message.find('\x1b'), std::string::npos) << message;
+  EXPECT_NE(message.find("\\x1b[2J"), std::string::npos) << message;
+}
+
 TEST(ConfigTest, RequiresTargets) {
   ExpectError("rate: 5\n", 1, 1, "missing required key 'targets'");
   ExpectError("targets: []\n", 1, 10, "targets: must list at least one target");
