@@ -32,7 +32,8 @@ constexpr const char* kDescription =
 constexpr const char* kFooter =
     "Targets: host:port, 192.0.2.1:443, [2001:db8::1]:443; host names follow RFC 1123.\n"
     "exit status: 0 every port open, 1 some port not open (or not traceable), 2 bad usage or\n"
-    "targets, 3 cannot probe (missing CAP_NET_RAW, capture failure).";
+    "targets, 3 cannot probe (capture failure, or no CAP_NET_RAW with PORTPATH_PROBE_MODE=raw;\n"
+    "by default portpath falls back to connect() probes without it).";
 
 }  // namespace
 
