@@ -5,21 +5,26 @@
 #include <netdb.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <climits>
 #include <cstdlib>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <thread>
 #include <tuple>
 
 #include "config/config.h"
+#include "config/extra_labels.h"
+#include "config/shard.h"
 #include "exporter/collector.h"
 #include "exporter/http_probe.h"
 #include "exporter/http_server.h"
 #include "exporter/process_metrics.h"
 #include "exporter/prober_service.h"
+#include "exporter/status_page.h"
 #include "exporter/web_config.h"
 #include "probe/asn/asn_database.h"
 #include "probe/io/errors.h"
@@ -108,9 +113,11 @@ FileFingerprint Fingerprint(const std::string& path) {
 /// Thread-safe (reloads are serialized).
 class Reloader {
  public:
-  Reloader(std::string path, ProberService& service, const config::Config& started_with)
+  Reloader(std::string path, ProberService& service, const config::Config& started_with,
+           std::function<void(config::Config&)> adjust)
       : path_(std::move(path)),
         service_(service),
+        adjust_(std::move(adjust)),
         asn_path_(started_with.asn_db),
         reverse_dns_(started_with.reverse_dns),
         interface_(started_with.interface),
@@ -126,6 +133,7 @@ class Reloader {
       service_.ApplyReload(std::nullopt, false, NowSeconds());
       return {false, errors};
     }
+    adjust_(*result.config);
     // The capture and the raw sockets are bound to the interface, and the source
     // address is checked against this host's addresses, at start-up (before
     // privileges are dropped): a reload cannot move them, so it says so.
@@ -179,6 +187,7 @@ class Reloader {
  private:
   std::string path_;
   ProberService& service_;
+  const std::function<void(config::Config&)> adjust_;  // --shard, --labels
   std::mutex mutex_;
   FileFingerprint fingerprint_;
   std::optional<std::string> asn_path_;
@@ -215,6 +224,18 @@ int RunServe(const ServeOptions& options) {
     spdlog::error("portpath serve: the configuration is invalid; nothing was started");
     return 2;
   }
+  // The command line's share of every loaded file: this replica's shard, and
+  // labels such as the node and pod names a DaemonSet passes.
+  auto adjust = [&options](config::Config& c) {
+    if (!options.extra_labels.empty()) config::AddExtraLabels(c, options.extra_labels);
+    if (!options.shard) return;
+    std::size_t total = 0;
+    for (const auto& t : c.targets) total += t.ports.size();
+    std::size_t kept = config::ApplyShard(c, *options.shard);
+    spdlog::info("portpath serve: shard {}: {} of {} target ports",
+                 config::ToString(*options.shard), kept, total);
+  };
+  adjust(*loaded.config);
   const config::Config& config = *loaded.config;
   HttpServerOptions http_options;
   if (!options.web_config_file.empty()) {
@@ -286,7 +307,7 @@ int RunServe(const ServeOptions& options) {
   ProberService service(service_options, config, *transport.transport, clock, resolver);
   service.SetAsnDatabase(asn_db);
   if (config.reverse_dns) service.SetReverseDns(std::make_shared<io::ReverseDns>());
-  Reloader reloader(options.config_file, service, config);
+  Reloader reloader(options.config_file, service, config, adjust);
   reloader.Remember();
 
   auto trace_collector =
@@ -303,6 +324,18 @@ int RunServe(const ServeOptions& options) {
   ProbeEndpoint probe_endpoint(service);
   handlers.probe = [&probe_endpoint](const std::string& target) { return probe_endpoint(target); };
 
+  // The status page at / (replacing the plain index): every target, blocked
+  // ones expanded with their path; it keeps the recent rounds for its timeline.
+  char hostname[256] = "";
+  ::gethostname(hostname, sizeof hostname - 1);
+  StatusPageOptions page_options;
+  page_options.version = options.version;
+  page_options.hostname = hostname;
+  StatusPage status_page(page_options);
+  auto current = [&service] {
+    SnapshotPtr s = service.snapshot();
+    return s ? s : std::make_shared<const Snapshot>();
+  };
   std::optional<HttpServer> http;
   try {
     http.emplace(options.listen_address, handlers, http_options);
@@ -310,6 +343,9 @@ int RunServe(const ServeOptions& options) {
     spdlog::error("portpath serve: {}", e.what());
     return 3;
   }
+  http->AddRoute("/", {"GET"}, [&status_page, &current](const HttpRequest& request) {
+    return status_page.Handle(*current(), request.Param("target"), NowSeconds());
+  });
   LogConfigSummary(config, options.listen_address + " (port " + std::to_string(http->port()) + ")" +
                                (http->tls() ? ", TLS" : "") +
                                (http_options.web.basic_auth_users.empty() ? "" : ", basic auth"));
@@ -329,6 +365,7 @@ int RunServe(const ServeOptions& options) {
       break;
     } else {
       reloader.CheckForChange();
+      status_page.Observe(*current());
     }
   }
   stop = true;

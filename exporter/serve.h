@@ -4,7 +4,11 @@
 /// config on SIGHUP, on POST /-/reload and when the file changes on disk.
 
 #include <chrono>
+#include <map>
+#include <optional>
 #include <string>
+
+#include "config/shard.h"
 
 namespace portpath::exporter {
 
@@ -20,6 +24,10 @@ struct ServeOptions {
   std::string web_config_file;
   /// Switch to this user (name or uid) once sockets and capture are open; empty = stay.
   std::string run_as_user;
+  /// Trace only this shard's target ports (--shard I/N); nullopt = all of them.
+  std::optional<config::Shard> shard;
+  /// Labels added to every target's series (--labels), e.g. node and pod names.
+  std::map<std::string, std::string> extra_labels;
 };
 
 /// Runs until SIGTERM/SIGINT. Returns the process exit code (2: bad config at
