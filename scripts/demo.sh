@@ -44,6 +44,7 @@ cat >"$work/portpath.yaml" <<EOF2
 defaults:
   interval: 10s
   timeout: 1s
+asn_db: $PWD/tests/fixtures/asn/lab
 targets:
   - host: $LAB_TARGET4
     ports: [80, 8443, 9443, 135]
@@ -63,7 +64,8 @@ for _ in $(seq 1 150); do
   curl -sf "http://127.0.0.1:$PORT/-/ready" >/dev/null 2>&1 && break
   sleep 0.2
 done
-echo "metrics:  http://127.0.0.1:$PORT/metrics   (index: http://127.0.0.1:$PORT/)"
+echo "status page: http://127.0.0.1:$PORT/   (blocked ports, their path and who owns the hop)"
+echo "metrics:     http://127.0.0.1:$PORT/metrics"
 echo "the blocked hops, as Prometheus sees them:"
 curl -s "http://127.0.0.1:$PORT/metrics" | grep '^portpath_blocked_hop_info' || echo "(no result yet; see $work/serve.log)"
 if [[ -t 0 ]]; then
