@@ -30,7 +30,8 @@ check "still says how to grant the capability (setcap)" yes "$(grep -q 'setcap c
 echo "serve --user: sockets opened as root, then uid 65534 with no capability:"
 work=$(mktemp -d)
 chmod 755 "$work"
-printf 'targets:\n  - {host: %s, ports: [80]}\n' "$LAB_TARGET4" >"$work/config.yaml"
+# A short interval: the first round comes at the target's phase within it.
+printf 'defaults: {interval: 2s}\ntargets:\n  - {host: %s, ports: [80]}\n' "$LAB_TARGET4" >"$work/config.yaml"
 chmod 644 "$work/config.yaml"
 (exec ip netns exec "$LAB-c" "$PORTPATH" serve --config "$work/config.yaml" --user 65534 \
   --web.listen-address 127.0.0.1:0 >"$work/serve.log" 2>&1) &
@@ -43,7 +44,7 @@ port=$(sed -n 's/.*listening on .*(port \([0-9]*\)).*/\1/p' "$work/serve.log" | 
 check "uid and capabilities of the running exporter" "65534 0000000000000000" \
   "$(awk '/^Uid:/{u=$3} /^CapEff:/{c=$2} END{print u, c}' /proc/$pid/status)"
 ok=no
-for _ in $(seq 1 50); do
+for _ in $(seq 1 150); do
   if ip netns exec "$LAB-c" curl -sf "http://127.0.0.1:$port/metrics" | grep -q '^portpath_port_open{.*} 1'; then ok=yes; break; fi
   sleep 0.2
 done
