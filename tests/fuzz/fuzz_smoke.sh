@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # CI's short fuzz run (ctest: fuzz.smoke). Builds the clang fuzz tree in BUILD_DIR, then runs
-# every harness for FUZZ_SMOKE_SECONDS (default 12) from its seeds, after replaying its
+# every harness for FUZZ_SMOKE_SECONDS (default 10) from its seeds, after replaying its
 # regression inputs (tests/fuzz/regressions). Fails on any crash, leak, hang or sanitizer report
 # and prints the harness's output and the path of the input that did it.
 #
@@ -11,7 +11,7 @@
 set -uo pipefail
 src=$(cd "$1" && pwd)
 build=$2
-seconds=${FUZZ_SMOKE_SECONDS:-12}
+seconds=${FUZZ_SMOKE_SECONDS:-10}
 source "$src/tests/fuzz/fuzz_lib.sh"
 
 if ! fuzz_have_clang; then
