@@ -15,7 +15,7 @@ PACKAGES=(
   iproute2 iptables libcap2-bin jq bc curl socat openssl python3
   scamper traceroute mtr-tiny time   # bench/peers: the peers and GNU time
   prometheus
-  prometheus-alertmanager yamllint chromium buildah podman debootstrap   # tests/deploy
+  prometheus-alertmanager yamllint chromium buildah podman runc debootstrap   # tests/deploy
 )
 
 missing=()

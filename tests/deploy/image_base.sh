@@ -2,14 +2,26 @@
 # Makes the base image the Dockerfile's FROM names (debian:bookworm-slim)
 # without a container registry: debootstrap a minimal Debian 12 from the Debian
 # mirror apt uses here, import it into a container storage of its own
-# (PORTPATH_CACHE/containers, vfs driver), tag it. Done once; later runs find
-# it. Prints the storage options to pass to buildah/podman.
+# (PORTPATH_CACHE/containers-DRIVER), tag it. Done once; later runs find it.
+# Prints the storage options to pass to buildah/podman.
 # Usage: opts=$(bash tests/deploy/image_base.sh)
 set -euo pipefail
 cache=${PORTPATH_CACHE:-/var/cache/portpath}
-root="$cache/containers"
-runroot=/run/portpath-containers
-opts="--root $root --runroot $runroot --storage-driver vfs"
+mkdir -p "$cache"
+# overlay where the kernel allows it (a layer costs what it changes; with vfs
+# every layer is a full copy, minutes per build), else vfs.
+driver=vfs
+probe_dir=$(mktemp -d)
+mkdir "$probe_dir"/{l,u,w,m}
+if mount -t overlay overlay -o "lowerdir=$probe_dir/l,upperdir=$probe_dir/u,workdir=$probe_dir/w" \
+     "$probe_dir/m" 2>/dev/null; then
+  umount "$probe_dir/m"
+  driver=overlay
+fi
+rm -rf "$probe_dir"
+root="$cache/containers-$driver"
+runroot=/run/portpath-containers-$driver
+opts="--root $root --runroot $runroot --storage-driver $driver"
 name=docker.io/library/debian:bookworm-slim
 mkdir -p "$root" "$runroot"
 exec 9>"$cache/image-base.lock"

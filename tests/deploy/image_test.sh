@@ -2,7 +2,8 @@
 # The container image, built and run for real without a registry: the
 # Dockerfile passes dockerfilelint; buildah builds it (from a debootstrapped
 # Debian 12 base, tests/deploy/image_base.sh; layers cached in
-# PORTPATH_CACHE/containers so a rebuild of unchanged sources takes seconds);
+# PORTPATH_CACHE/containers-overlay, compiles through ccache, so a rebuild
+# takes seconds to a minute);
 # the image runs as uid 65532 with only NET_RAW allowed and no-new-privileges
 # (what the Kubernetes bundle sets), in a network namespace of its own with
 # nothing but loopback; its /metrics answers, it probes with raw sockets
@@ -32,9 +33,15 @@ out=$("$tools/node_modules/.bin/dockerfilelint" "$root/Dockerfile" 2>&1) && rc=0
 check "dockerfilelint Dockerfile" 0 "$rc"
 [[ $rc == 0 ]] || echo "$out"
 
+# The npm registry may sit behind a TLS-intercepting proxy whose CA only this
+# machine's npm knows: hand the same CA file to the build (a build secret).
+secret=()
+cafile=$(npm config get cafile 2>/dev/null || true)
+[[ -s $cafile ]] || cafile=${NODE_EXTRA_CA_CERTS:-}
+[[ -s $cafile ]] && secret=(--secret "id=npm_cafile,src=$cafile")
 start=$SECONDS
 buildah "${storage[@]}" bud --quiet --layers --pull-never --isolation chroot \
-  --network host --tag "$image" "$root" >"${TMPDIR:-/tmp}/portpath-image-build.log" 2>&1 && rc=0 || rc=$?
+  --network host "${secret[@]}" --tag "$image" "$root" >"${TMPDIR:-/tmp}/portpath-image-build.log" 2>&1 && rc=0 || rc=$?
 check "buildah bud (in $((SECONDS - start)) s)" 0 "$rc"
 [[ $rc == 0 ]] || { tail -30 "${TMPDIR:-/tmp}/portpath-image-build.log"; lab_test_end; exit 1; }
 
