@@ -74,8 +74,14 @@ check "/metrics answers, and the default target (its own port) is open" yes "$ok
 [[ $ok == yes ]] || podman "${storage[@]}" logs "$cid" | tail -20
 check "raw sockets as uid 65532 with no-new-privileges (file capability)" 1 \
   "$(scrape | sed -n 's/^portpath_probe_mode{mode="raw"} \([0-9]\).*/\1/p')"
-check "the ASN data loads" yes \
-  "$(podman "${storage[@]}" logs "$cid" 2>&1 | grep -q 'ASN database /usr/share/portpath/asn: [0-9]* ranges' && echo yes || echo no)"
+asn=no
+for _ in $(seq 1 20); do  # the container's log file may lag its output a little
+  podman "${storage[@]}" logs "$cid" 2>&1 | grep -q 'ASN database /usr/share/portpath/asn: [0-9]* ranges' &&
+    { asn=yes; break; }
+  sleep 0.5
+done
+check "the ASN data loads" yes "$asn"
+[[ $asn == yes ]] || podman "${storage[@]}" logs "$cid" 2>&1 | tail -5
 check "the status page answers" 200 \
   "$(ip netns exec "$ns" curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9750/)"
 check "no capability left once running" 0000000000000000 \
