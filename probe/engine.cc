@@ -336,6 +336,29 @@ void Engine::RunOnce(Duration max_wait) {
   SendSome(now);
 }
 
+std::size_t Engine::Cancel(const std::function<bool(const TraceJob&)>& which) {
+  std::size_t cancelled = 0;
+  if (active_count_ == 0) return 0;
+  for (std::uint32_t slot = 0; slot < kSlots; ++slot) {
+    std::unique_ptr<Running>& run = slots_[slot];
+    if (!run || !which(run->job)) continue;
+    // Queued entries (ready_, parked_, timers_) of the slot find it empty and
+    // are skipped, as after Finish.
+    transport_->EndTrace(static_cast<std::uint16_t>(slot));
+    run.reset();
+    --active_count_;
+    ++cancelled;
+  }
+  stats_.traces_cancelled += cancelled;
+  return cancelled;
+}
+
+void Engine::SetRate(double rate) {
+  if (!(rate > 0)) return;
+  options_.rate = rate;
+  pacer_ = Pacer(rate);
+}
+
 void Engine::RunUntilIdle() {
   while (active_count_ > 0) RunOnce(std::chrono::seconds(1));
 }

@@ -10,6 +10,7 @@
 #include <array>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <queue>
@@ -68,6 +69,8 @@ struct EngineStats {
   std::array<std::uint64_t, static_cast<std::size_t>(packet::DropReason::kCount)> dropped{};
   std::uint64_t traces_started = 0;
   std::uint64_t traces_finished = 0;
+  /// Traces ended by Cancel (their results are not wanted any more).
+  std::uint64_t traces_cancelled = 0;
   /// The transport these counters come from (fixed for the engine's life).
   ProbeMode probe_mode = ProbeMode::kRaw;
 };
@@ -90,6 +93,15 @@ class Engine {
   void RunOnce(Duration max_wait);
   /// Runs until every started trace has finished.
   void RunUntilIdle();
+
+  /// Ends every running trace whose job `which` accepts, at once and without a
+  /// result (a serve reload removed its target): its slot, probes and timers
+  /// go, and late replies to it count as no_such_trace. Returns how many.
+  std::size_t Cancel(const std::function<bool(const TraceJob&)>& which);
+  /// Changes the global rate limit (probes per second, > 0) from the next send
+  /// on; the token bucket starts afresh (a burst of 10 ms of the new rate).
+  void SetRate(double rate);
+  double rate() const { return options_.rate; }
 
   std::size_t active() const { return active_count_; }
   /// Results finished since the last call, in completion order.

@@ -650,6 +650,16 @@ TEST(EngineTest, ManyFilteredTracesTakeAsLongAsOne) {
   EXPECT_LT(all, TraceSettings{}.timeout);
 }
 
+/// The most probes sent within any one second.
+std::size_t BusiestSecond(const std::vector<TimePoint>& times) {
+  std::size_t worst = 0;
+  for (std::size_t i = 0, j = 0; i < times.size(); ++i) {
+    while (j < times.size() && times[j] < times[i] + 1s) ++j;
+    worst = std::max(worst, j - i);
+  }
+  return worst;
+}
+
 TEST(EngineTest, GlobalRateLimitIsRespected) {
   constexpr double kRate = 200;
   Harness h(kRate);
@@ -661,12 +671,7 @@ TEST(EngineTest, GlobalRateLimitIsRespected) {
   // Any one-second window holds at most a second's worth plus the 10 ms burst,
   // plus the two followers of one control group, which take their tokens on credit
   // (the debt delays what comes after).
-  std::size_t worst = 0;
-  for (std::size_t i = 0, j = 0; i < times.size(); ++i) {
-    while (j < times.size() && times[j] < times[i] + 1s) ++j;
-    worst = std::max(worst, j - i);
-  }
-  EXPECT_LE(worst, static_cast<std::size_t>(kRate + kRate / 100 + 2));
+  EXPECT_LE(BusiestSecond(times), static_cast<std::size_t>(kRate + kRate / 100 + 2));
   // ...and the limit is used, not undershot: the first second is nearly full.
   std::size_t first_second = static_cast<std::size_t>(
       std::count_if(times.begin(), times.end(), [&](TimePoint t) { return t < times[0] + 1s; }));
@@ -1052,5 +1057,40 @@ TEST(EngineTest, ConnectTransportWithoutPingSocketsIsUnsureNeverWrong) {
   EXPECT_GE(right, 12);
   EXPECT_TRUE(h.connect->open.empty());
 }
+TEST(EngineTest, CancelEndsTheChosenTracesAtOnceWithoutAResult) {
+  Harness h(1000);
+  for (int i = 0; i < 10; ++i) h.Add(V4Target(i), 8443, {{}, End::kFilteredAfter, 2});
+  for (int i = 0; i < 5; ++i) h.engine->RunOnce(10ms), h.clock.now += 10ms;
+  ASSERT_EQ(h.engine->active(), 10u);
+  // A reload removed the first five targets.
+  std::set<std::string> removed;
+  for (int i = 0; i < 5; ++i) removed.insert(V4Target(i) + ":8443");
+  EXPECT_EQ(h.engine->Cancel([&](const TraceJob& j) { return removed.count(j.target) > 0; }), 5u);
+  EXPECT_EQ(h.engine->active(), 5u);
+  EXPECT_EQ(h.engine->stats().traces_cancelled, 5u);
+  std::size_t sent_before = h.net.sent.size();
+  h.Run(300s);
+  // Nothing more went to them, late replies found no trace, and only the
+  // others have results.
+  for (std::size_t k = sent_before; k < h.net.sent.size(); ++k)
+    EXPECT_EQ(removed.count(h.net.sent[k].destination.ToString() + ":8443"), 0u);
+  EXPECT_EQ(h.results.size(), 5u);
+  for (const auto& [tag, r] : h.results) EXPECT_EQ(removed.count(r.target), 0u) << r.target;
+}
+
+TEST(EngineTest, SetRateAppliesFromTheNextSend) {
+  Harness h(1000);
+  for (int i = 0; i < 40; ++i) h.Add(V4Target(i), 8443, {{}, End::kFilteredAfter, 2});
+  h.engine->SetRate(100);
+  EXPECT_EQ(h.engine->rate(), 100);
+  h.Run(600s);
+  std::vector<TimePoint> times;
+  for (const WireProbe& p : h.net.sent) times.push_back(p.sent);
+  ASSERT_GT(times.size(), 300u);
+  EXPECT_LE(BusiestSecond(times), 100u + 1 + 2);  // a second, the burst, a control group
+  h.engine->SetRate(0);            // refused: not a rate
+  EXPECT_EQ(h.engine->rate(), 100);
+}
+
 }  // namespace
 }  // namespace portpath::probe
