@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <initializer_list>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -57,7 +58,8 @@ constexpr IntRange kPortRange{1, 65535};
 
 constexpr std::string_view kSettingsKeys[] = {"interval",  "timeout",   "jitter",
                                               "max_hops",  "first_hop", "probes_per_hop",
-                                              "gap_limit", "family",    "flows"};
+                                              "gap_limit", "family",    "flows",
+                                              "hop_metrics"};
 constexpr std::string_view kTopLevelKeys[] = {"defaults", "rate",        "source", "interface",
                                               "asn_db",   "reverse_dns", "targets"};
 constexpr std::string_view kTargetOnlyKeys[] = {"host", "ports", "port", "labels"};
@@ -95,6 +97,7 @@ struct SettingsSpec {
   Field<int> gap_limit;
   Field<int> flows;
   Field<Family> family;
+  Field<HopMetrics> hop_metrics;
 };
 
 // A setting's effective value and where it came from.
@@ -404,17 +407,22 @@ class Parser {
     out.valid = true;
   }
 
-  void ParseFamilyField(const YAML::Node& value, const YAML::Mark& mark, Field<Family>& out) {
+  // One of the spellings of `choices` (an enum with a ToString).
+  template <typename E>
+  void ParseEnumField(const std::string& key, const YAML::Node& value, const YAML::Mark& mark,
+                      std::initializer_list<E> choices, Field<E>& out) {
     out.present = true;
     out.mark = mark;
-    for (Family f : {Family::kAny, Family::kIpv4, Family::kIpv6}) {
-      if (value.IsScalar() && value.Scalar() == ToString(f)) {
-        out.value = f;
+    std::string spellings;
+    for (E choice : choices) {
+      if (value.IsScalar() && value.Scalar() == ToString(choice)) {
+        out.value = choice;
         out.valid = true;
         return;
       }
+      spellings += (spellings.empty() ? "" : ", ") + std::string(ToString(choice));
     }
-    Error(mark, "family: expected one of any, ipv4, ipv6, got " + Describe(value));
+    Error(mark, key + ": expected one of " + spellings + ", got " + Describe(value));
   }
 
   // Returns false when `key` is not a setting, leaving the caller to report it.
@@ -437,7 +445,10 @@ class Parser {
     } else if (key == "flows") {
       ParseIntField(key, value, mark, kFlowsRange, spec.flows);
     } else if (key == "family") {
-      ParseFamilyField(value, mark, spec.family);
+      ParseEnumField(key, value, mark, {Family::kAny, Family::kIpv4, Family::kIpv6}, spec.family);
+    } else if (key == "hop_metrics") {
+      ParseEnumField(key, value, mark, {HopMetrics::kNone, HopMetrics::kBlocked, HopMetrics::kAll},
+                     spec.hop_metrics);
     } else {
       return false;
     }
@@ -459,6 +470,7 @@ class Parser {
     auto gap_limit = Resolve(section.gap_limit, parent.gap_limit, builtin.gap_limit);
     auto flows = Resolve(section.flows, parent.flows, builtin.flows);
     auto family = Resolve(section.family, parent.family, builtin.family);
+    auto hop_metrics = Resolve(section.hop_metrics, parent.hop_metrics, builtin.hop_metrics);
 
     if (first_hop.valid && max_hops.valid && (first_hop.from_section || max_hops.from_section) &&
         first_hop.value > max_hops.value) {
@@ -500,6 +512,7 @@ class Parser {
     s.gap_limit = gap_limit.value;
     s.flows = flows.value;
     s.family = family.value;
+    s.hop_metrics = hop_metrics.value;
     return s;
   }
 
@@ -822,6 +835,18 @@ std::string_view ToString(Family family) {
       return "ipv6";
   }
   return "any";
+}
+
+std::string_view ToString(HopMetrics hop_metrics) {
+  switch (hop_metrics) {
+    case HopMetrics::kNone:
+      return "none";
+    case HopMetrics::kBlocked:
+      return "blocked";
+    case HopMetrics::kAll:
+      return "all";
+  }
+  return "none";
 }
 
 ConfigError::ConfigError(std::string file, int line, int column, std::string message)

@@ -34,6 +34,18 @@ enum class Family {
 /// The spelling of a Family in the config file: "any", "ipv4" or "ipv6".
 std::string_view ToString(Family family);
 
+/// Which targets export per-hop series (portpath_hop_info, portpath_hop_rtt_seconds,
+/// portpath_hop_responded, portpath_hop_loss_ratio) and the other detail series in
+/// `portpath serve`'s /metrics. /probe?target= always returns the full detail.
+enum class HopMetrics {
+  kNone,     ///< Only the default series (about 10 per target port).
+  kBlocked,  ///< Full detail while the port is blocked (filtered, prohibited, ...).
+  kAll,      ///< Full detail always.
+};
+
+/// The spelling of a HopMetrics in the config file: "none", "blocked" or "all".
+std::string_view ToString(HopMetrics hop_metrics);
+
 /// A place in the config file. Both fields are 1-based; 0 means "no position" (for example, an
 /// error about the file as a whole).
 struct Position {
@@ -67,6 +79,8 @@ struct ProbeSettings {
   int flows = 1;
   /// Address family preference for host names.
   Family family = Family::kAny;
+  /// Per-hop and other detail series in /metrics (serve only; trace ignores it).
+  HopMetrics hop_metrics = HopMetrics::kNone;
 
   bool operator==(const ProbeSettings&) const = default;
 };

@@ -377,6 +377,7 @@ TEST(ConfigTest, RejectsBadSettingValues) {
       {"jitter: 30s", 11, "jitter: must be less than the interval (30s), got 30s"},
       {"family: v4", 11, "family: expected one of any, ipv4, ipv6, got 'v4'"},
       {"family: IPv4", 11, "family: expected one of any, ipv4, ipv6, got 'IPv4'"},
+      {"hop_metrics: yes", 16, "hop_metrics: expected one of none, blocked, all, got 'yes'"},
   };
   for (const Case& c : cases) {
     ExpectError("defaults:\n  " + c.line + "\n" + kOneTarget, 2, c.column, c.message);
@@ -589,6 +590,24 @@ TEST(ConfigTest, ConfigErrorIsARuntimeError) {
   const std::runtime_error& base = e;
   EXPECT_STREQ(base.what(), "f.yaml:3:7: boom");
   EXPECT_STREQ(ConfigError("f.yaml", 0, 0, "cannot read: x").what(), "f.yaml: cannot read: x");
+}
+
+TEST(ConfigTest, HopMetricsIsASettingOfDefaultsAndOfEachTarget) {
+  Config c = ParseConfig(
+      "defaults:\n  hop_metrics: blocked\n"
+      "targets:\n"
+      "  - host: 192.0.2.1\n    port: 443\n"
+      "  - host: 192.0.2.2\n    port: 443\n    hop_metrics: all\n"
+      "  - host: 192.0.2.3\n    port: 443\n    hop_metrics: none\n",
+      "t.yaml");
+  EXPECT_EQ(c.defaults.hop_metrics, HopMetrics::kBlocked);
+  EXPECT_EQ(c.targets[0].settings.hop_metrics, HopMetrics::kBlocked);
+  EXPECT_EQ(c.targets[1].settings.hop_metrics, HopMetrics::kAll);
+  EXPECT_EQ(c.targets[2].settings.hop_metrics, HopMetrics::kNone);
+  EXPECT_EQ(ParseConfig(kOneTarget, "t.yaml").defaults.hop_metrics, HopMetrics::kNone);
+  EXPECT_EQ(ToString(HopMetrics::kNone), "none");
+  EXPECT_EQ(ToString(HopMetrics::kBlocked), "blocked");
+  EXPECT_EQ(ToString(HopMetrics::kAll), "all");
 }
 
 TEST(ConfigTest, FamilySpellings) {
