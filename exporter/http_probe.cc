@@ -1,7 +1,5 @@
 #include "exporter/http_probe.h"
 
-#include <prometheus/text_serializer.h>
-
 #include "exporter/collector.h"
 
 namespace portpath::exporter {
@@ -29,8 +27,7 @@ std::pair<int, std::string> ProbeEndpoint::operator()(const std::string& target)
         return {503, "the exporter is stopping\n"};
     }
   }
-  return {200, prometheus::TextSerializer().Serialize(
-                   RenderTargets({std::get<TargetSnapshot>(result)}))};
+  return {200, RenderTargetsText({std::get<TargetSnapshot>(result)})};
 }
 
 }  // namespace portpath::exporter

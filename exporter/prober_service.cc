@@ -2,8 +2,11 @@
 
 #include <malloc.h>
 
+#include <utility>
+
 #include <spdlog/spdlog.h>
 
+#include "exporter/collector.h"
 #include "probe/asn/annotate.h"
 #include "probe/diagnosis.h"
 #include "probe/verdict.h"
@@ -11,6 +14,15 @@
 namespace portpath::exporter {
 
 namespace {
+Detail DetailOf(config::HopMetrics hop_metrics) {
+  switch (hop_metrics) {
+    case config::HopMetrics::kNone: return Detail::kDefault;
+    case config::HopMetrics::kBlocked: return Detail::kBlocked;
+    case config::HopMetrics::kAll: return Detail::kFull;
+  }
+  return Detail::kDefault;
+}
+
 // Round ids of /probe requests have this bit set, so they never collide with
 // the ids of scheduled targets (round ids stay below 2^58).
 constexpr std::uint64_t kProbeRoundBit = std::uint64_t{1} << 57;
@@ -44,6 +56,26 @@ std::string Describe(const probe::TraceResult& r) {
 
 void CarryConfirmedVerdict(const std::optional<probe::TraceResult>& previous,
                            probe::TraceResult& result) {
+  CarryConfirmedVerdict(previous ? &*previous : nullptr, result);
+}
+
+void CompactResult(probe::TraceResult& result) {
+  auto compact_hops = [](std::vector<probe::Hop>& hops) {
+    hops.shrink_to_fit();
+    for (probe::Hop& hop : hops) {
+      hop.probes.shrink_to_fit();
+      hop.mpls.shrink_to_fit();
+    }
+  };
+  compact_hops(result.hops);
+  result.paths.shrink_to_fit();
+  for (probe::PathSummary& p : result.paths) {
+    p.source_ports.shrink_to_fit();
+    compact_hops(p.hops);
+  }
+}
+
+void CarryConfirmedVerdict(const probe::TraceResult* previous, probe::TraceResult& result) {
   if (result.outcome == probe::Outcome::kError) return;
   if (result.blocked_hop_confirmed) {
     result.confirmed_at = result.finished_at;
@@ -181,6 +213,8 @@ bool ProberService::ApplyPending(probe::TimePoint now) {
       state.port = port;
       state.labels = t.labels;
       state.settings = t.settings;
+      state.label_text = std::make_shared<const std::string>(
+          RenderLabelText(state.key, state.host, state.port, state.labels));
       auto old = targets_.find(state.key);
       if (old != targets_.end()) {
         // Unchanged targets keep their last result (and their running trace).
@@ -202,11 +236,17 @@ bool ProberService::ApplyPending(probe::TimePoint now) {
   for (const auto& [key, s] : targets_) removed += next.count(key) == 0;
   targets_ = std::move(next);
   scheduler_.SetTargets(schedule, now);
+  sources_.clear();
+  if (removed > 0) CancelRemoved();
+  // The rate applies at once; interface and source cannot change (the reload
+  // is refused before it gets here).
+  const bool rate_changed = engine_.rate() != config->rate;
+  if (rate_changed) engine_.SetRate(config->rate);
   // The removed targets' results are gone now, and the last snapshot that held
   // them goes with the next scrape: give the memory back a moment later.
   if (removed > 0) trim_at_ = now + std::chrono::seconds(2);
-  spdlog::info("configuration applied: {} target ports ({} added, {} removed), rate limit {} pps",
-               targets_.size(), added, removed, config->rate);
+  spdlog::info("configuration applied: {} target ports ({} added, {} removed), rate limit {} pps{}",
+               targets_.size(), added, removed, config->rate, rate_changed ? " (changed)" : "");
   dirty_ = true;
   return true;
 }
@@ -240,7 +280,7 @@ ProberService::RoundStart ProberService::StartRound(const TargetState& state,
   if (state.last && state.last->address && *state.last->address != *address)
     spdlog::info("{}: address changed from {} to {}", state.key, state.last->address->ToString(),
                  address->ToString());
-  auto source = resolver_.SourceFor(*address, error);
+  auto source = SourceFor(*address, clock_.Now(), error);
   if (!source) {
     error_out = probe::MakeErrorResult(state.key, state.host, state.port,
                                        "no route from this host to " + address->ToString() + ": " + error);
@@ -262,6 +302,25 @@ ProberService::RoundStart ProberService::StartRound(const TargetState& state,
     return RoundStart::kFailed;
   }
   return RoundStart::kStarted;
+}
+
+std::optional<packet::IpAddress> ProberService::SourceFor(const packet::IpAddress& destination,
+                                                          probe::TimePoint now,
+                                                          std::string& error) {
+  // Long enough to spare most lookups (every port of a host, every round of a
+  // short interval), short enough that a route change reaches the next rounds.
+  constexpr auto kSourceFreshFor = std::chrono::seconds(30);
+  constexpr std::size_t kMaxSources = 16384;
+  auto it = sources_.find(destination);
+  if (it != sources_.end() && now < it->second.until) return it->second.source;
+  auto source = resolver_.SourceFor(destination, error);
+  if (!source) {
+    if (it != sources_.end()) sources_.erase(it);
+    return source;
+  }
+  if (sources_.size() >= kMaxSources) sources_.clear();
+  sources_[destination] = CachedSource{*source, now + kSourceFreshFor};
+  return source;
 }
 
 void ProberService::ChooseRound(const TargetState& state, probe::TraceSettings& settings) const {
@@ -318,8 +377,12 @@ void ProberService::TryStart(PendingRound round, probe::TimePoint now) {
       break;
   }
   if (round.request) {
-    TargetSnapshot snap{it->second.key, it->second.host, it->second.port, it->second.labels,
-                        std::move(error), 0};
+    TargetSnapshot snap;
+    snap.target = it->second.key;
+    snap.host = it->second.host;
+    snap.port = it->second.port;
+    snap.labels = it->second.labels;
+    snap.last = std::move(error);
     round.request->promise.set_value(std::move(snap));
     return;
   }
@@ -335,7 +398,15 @@ void ProberService::StartDeferred(probe::TimePoint now) {
 }
 
 void ProberService::StartDue(probe::TimePoint now) {
-  for (const std::string& key : scheduler_.TakeDue(now)) {
+  std::vector<std::string> skipped;
+  std::vector<std::string> due = scheduler_.TakeDue(now, &skipped);
+  for (const std::string& key : skipped) {
+    auto it = targets_.find(key);
+    if (it == targets_.end()) continue;
+    it->second.changed = true;  // its skip count
+    dirty_ = true;
+  }
+  for (const std::string& key : due) {
     auto it = targets_.find(key);
     if (it == targets_.end()) continue;
     TryStart(PendingRound{key, it->second.id, nullptr, std::nullopt}, now);
@@ -343,10 +414,14 @@ void ProberService::StartDue(probe::TimePoint now) {
 }
 
 void ProberService::StartProbeRequests(probe::TimePoint now) {
-  std::deque<std::shared_ptr<ProbeRequest>> requests;
+  std::vector<std::shared_ptr<ProbeRequest>> requests;
   {
+    // Every turn of the loop comes here: no allocation unless there is work.
     std::lock_guard lock(mutex_);
-    requests.swap(probe_requests_);
+    if (probe_requests_.empty()) return;
+    requests.assign(std::make_move_iterator(probe_requests_.begin()),
+                    std::make_move_iterator(probe_requests_.end()));
+    probe_requests_.clear();
   }
   for (auto& request : requests) {
     std::string key = request->target;
@@ -378,7 +453,11 @@ void ProberService::Annotate(probe::TraceResult& result) {
 
 void ProberService::Record(TargetState& state, probe::TraceResult result) {
   ++traces_by_outcome_[static_cast<std::size_t>(result.outcome)];
-  CarryConfirmedVerdict(state.last, result);
+  // The previous round with its hops (stored packed): what this one is compared with.
+  std::optional<probe::TraceResult> previous_full;
+  if (state.last) previous_full = state.last.full();
+  const probe::TraceResult* previous = previous_full ? &*previous_full : nullptr;
+  CarryConfirmedVerdict(previous, result);
   // Refreshes in a row since the last full round (an error counts as full:
   // the next round starts from scratch).
   // A refresh that found something the old verdict does not explain (it
@@ -388,23 +467,28 @@ void ProberService::Record(TargetState& state, probe::TraceResult result) {
   else ++state.refreshes_in_a_row;
   // One log line per change of outcome or blocked hop, not one per trace.
   std::string now_desc = Describe(result);
-  if (!state.last || Describe(*state.last) != now_desc) {
+  if (!previous || Describe(*previous) != now_desc) {
     if (result.outcome == probe::Outcome::kError)
       spdlog::warn("{}: {}", state.key, result.error);
     else
       spdlog::info("{}: {} ({})", state.key, now_desc, probe::Verdict(result));
   }
-  if (state.last && probe::PathChanged(*state.last, result)) {
+  if (previous && probe::PathChanged(*previous, result)) {
     ++state.path_changes;
     state.last_path_change = result.finished_at;
-    spdlog::info("{}: path changed ({} -> {})", state.key, probe::PathIdOf(*state.last),
+    spdlog::info("{}: path changed ({} -> {})", state.key, probe::PathIdOf(*previous),
                  probe::PathId(result));
-  } else if (state.last && result.outcome != probe::Outcome::kError) {
+  } else if (previous && result.outcome != probe::Outcome::kError) {
     // The same path with a hop policed this round keeps its identity, so the
     // `path` label of portpath_path_info does not churn with ICMP policing.
-    result.path_id = probe::PathIdOf(*state.last);
+    result.path_id = probe::PathIdOf(*previous);
   }
-  state.last = std::move(result);
+  // Worked out once here, not at every scrape.
+  if (result.path_id.empty()) result.path_id = probe::PathId(result);
+  CompactResult(result);
+  // Kept packed: a target's result lives as long as the target (SharedResult).
+  state.last = SharedResult::Packed(std::move(result));
+  state.changed = true;
   dirty_ = true;
 }
 
@@ -422,6 +506,7 @@ void ProberService::CollectFinished() {
       snap.host = done->result.host;
       snap.port = done->result.port;
       if (target != targets_.end()) snap.labels = target->second.labels;
+      CompactResult(done->result);
       snap.last = std::move(done->result);
       it->second->promise.set_value(std::move(snap));
       running_probes_.erase(it);
@@ -440,24 +525,61 @@ void ProberService::CollectFinished() {
   }
 }
 
+void ProberService::CancelRemoved() {
+  for (auto it = running_.begin(); it != running_.end();) {
+    auto target = targets_.find(it->second);
+    if (target != targets_.end() && target->second.id == it->first) {
+      ++it;
+      continue;
+    }
+    rounds_.Drop(it->first);
+    it = running_.erase(it);
+  }
+  for (auto it = running_probes_.begin(); it != running_probes_.end();) {
+    if (targets_.count(it->second->target)) {
+      ++it;
+      continue;
+    }
+    it->second->promise.set_value(ProbeNowError::kNotConfigured);
+    rounds_.Drop(it->first);
+    it = running_probes_.erase(it);
+  }
+  // Every trace is of one round of a target (its key is the job's target):
+  // a trace of a target no longer configured stops now rather than run to its
+  // end, sending probes and holding router budgets and memory for nothing.
+  std::size_t cancelled =
+      engine_.Cancel([this](const probe::TraceJob& job) { return targets_.count(job.target) == 0; });
+  if (cancelled > 0) spdlog::info("reload: {} traces of removed targets cancelled", cancelled);
+}
+
 void ProberService::Publish(probe::TimePoint now, bool force) {
   if (!force && (!dirty_ || now - last_publish_ < options_.publish_interval)) return;
   auto snap = std::make_shared<Snapshot>();
+  snap->targets.reserve(targets_.size());
   bool all_done = true;
-  for (const auto& [key, state] : targets_) {
-    TargetSnapshot t;
-    t.target = key;
-    t.host = state.host;
-    t.port = state.port;
-    t.labels = state.labels;
-    t.last = state.last;
-    t.skipped_rounds = scheduler_.skipped(key);
-    t.path_changes = state.path_changes;
-    t.last_path_change = state.last_path_change;
+  for (auto& [key, state] : targets_) {
+    // Only a target that changed since the last publish is made again; the
+    // others are shared with the snapshots before (a pointer each).
+    if (!state.published || state.changed) {
+      auto t = std::make_shared<TargetSnapshot>();
+      t->target = key;
+      t->host = state.host;
+      t->port = state.port;
+      t->labels = state.labels;
+      t->last = state.last;  // a pointer: the result itself is shared
+      t->skipped_rounds = scheduler_.skipped(key);
+      t->path_changes = state.path_changes;
+      t->last_path_change = state.last_path_change;
+      t->detail = DetailOf(state.settings.hop_metrics);
+      t->label_text = state.label_text;
+      state.published = std::move(t);
+      state.changed = false;
+    }
     all_done &= state.last.has_value();
-    snap->targets.push_back(std::move(t));
+    snap->targets.push_back_shared(state.published);
   }
   snap->engine = engine_.stats();
+  snap->rate_limit = engine_.rate();
   snap->traces_by_outcome = traces_by_outcome_;
   snap->last_reload_successful = status_.ok;
   snap->last_reload_success_timestamp = status_.timestamp;

@@ -38,6 +38,13 @@ namespace portpath::exporter {
 /// time; a confirmed result gets confirmed_at = its finish time. Pure.
 void CarryConfirmedVerdict(const std::optional<probe::TraceResult>& previous,
                            probe::TraceResult& result);
+/// The same with the previous result by pointer (null = none).
+void CarryConfirmedVerdict(const probe::TraceResult* previous, probe::TraceResult& result);
+
+/// Gives back what a stored result does not use: spare vector capacity of its
+/// hops, probes and paths. Serve keeps one result per target port for as long
+/// as it runs. Pure.
+void CompactResult(probe::TraceResult& result);
 
 /// "host:port", with brackets around IPv6 literals: the `target` label value.
 std::string TargetKey(const std::string& host, std::uint16_t port);
@@ -65,8 +72,9 @@ struct ServiceOptions {
   probe::EngineOptions engine;
   /// /-/ready turns true after the first full round, or after this long anyway.
   probe::Duration ready_after = std::chrono::seconds(120);
-  /// Snapshots are rebuilt at most this often (they copy every result).
-  probe::Duration publish_interval = std::chrono::milliseconds(200);
+  /// Snapshots are rebuilt at most this often (a pointer per result, but the
+  /// names and labels of every target).
+  probe::Duration publish_interval = std::chrono::seconds(1);
   /// Trace ICMP echo (ping) alongside each TCP trace, for icmp_reachable, the
   /// divergence hop and middlebox detection.
   bool ping = true;
@@ -129,7 +137,14 @@ class ProberService {
     std::uint16_t port = 0;
     std::map<std::string, std::string> labels;
     config::ProbeSettings settings;
-    std::optional<probe::TraceResult> last;
+    /// Shared with the snapshots that show it: published by pointer.
+    SharedResult last;
+    /// The labels as /metrics writes them, made when the config is applied.
+    std::shared_ptr<const std::string> label_text;
+    /// What the snapshots show of this target, shared by all of them; made
+    /// again at the next publish when `changed`.
+    std::shared_ptr<const TargetSnapshot> published;
+    bool changed = true;
     std::uint64_t id = 0;  // engine tag; changes when the target is re-created
     std::uint64_t path_changes = 0;
     double last_path_change = 0;
@@ -169,10 +184,18 @@ class ProberService {
   RoundStart StartRound(const TargetState& state, std::uint64_t round_id, int flows,
                         probe::Duration dns_max_age, probe::TraceResult& error_out);
   void CollectFinished();
+  /// After a reload: ends the rounds (scheduled and /probe) of targets it
+  /// removed, in the engine too, so they stop sending and free their memory.
+  void CancelRemoved();
   void Record(TargetState& state, probe::TraceResult result);
   void Annotate(probe::TraceResult& result);
   void Publish(probe::TimePoint now, bool force);
   probe::TraceSettings TraceSettingsFor(const config::ProbeSettings& s) const;
+  /// The source address toward `destination`: Resolver::SourceFor, remembered
+  /// for kSourceFreshFor (a route lookup per round costs the loop more than
+  /// the rest of starting it).
+  std::optional<packet::IpAddress> SourceFor(const packet::IpAddress& destination,
+                                             probe::TimePoint now, std::string& error);
 
   ServiceOptions options_;
   probe::TimeSource& clock_;
@@ -190,6 +213,11 @@ class ProberService {
   // scheduled round stays running for the scheduler, so a slot that passes
   // meanwhile counts as skipped, as it would behind a long trace.
   std::vector<PendingRound> deferred_;
+  struct CachedSource {
+    packet::IpAddress source;
+    probe::TimePoint until;
+  };
+  std::map<packet::IpAddress, CachedSource> sources_;  // bounded: see SourceFor
   std::uint64_t next_id_ = 1;
   std::array<std::uint64_t, probe::kOutcomeCount> traces_by_outcome_{};
   probe::TimePoint last_publish_{};

@@ -1,5 +1,7 @@
 #include "exporter/process_metrics.h"
 
+#include <malloc.h>
+
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -103,6 +105,11 @@ std::optional<ProcessStats> ReadSelfProcessStats() {
     stats->max_fds = static_cast<double>(limit.rlim_cur);
   }
   return stats;
+}
+
+void TuneAllocatorForServe() {
+  mallopt(M_ARENA_MAX, 2);
+  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 }
 
 ProcessCollector::ProcessCollector(std::string version, std::string revision)

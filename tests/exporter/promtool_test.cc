@@ -55,11 +55,19 @@ TEST(PromtoolTest, RichExpositionPassesCheckMetrics) {
     GTEST_SKIP() << "promtool not found in PATH (install the 'prometheus' package or set "
                     "PROMTOOL=/path/to/promtool); exposition lint not run";
   }
-  auto snapshot = std::make_shared<const Snapshot>(test_data::RichSnapshot());
-  std::vector<std::shared_ptr<prometheus::Collectable>> collectables = {
-      std::make_shared<TraceCollector>([snapshot] { return snapshot; }),
-      std::make_shared<ProcessCollector>("0.1.0", "abc1234")};
-  const std::string text = RenderMetrics(collectables);
+  // Default detail, then everything (hop_metrics: all), as /metrics writes them.
+  for (Detail detail : {Detail::kDefault, Detail::kFull}) {
+  Snapshot rich = test_data::RichSnapshot();
+  rich.rate_limit = 1000;
+  for (std::size_t i = 0; i < rich.targets.size(); ++i) rich.targets[i].detail = detail;
+  // Label values that need escaping.
+  rich.targets[1].labels["team"] = "web \"edge\" \\ team";
+  rich.targets[1].last->blocked_hop->asn = 64500;
+  rich.targets[1].last->blocked_hop->as_org = "Example \"Transit\", Inc.";
+  auto snapshot = std::make_shared<const Snapshot>(rich);
+  MetricsEndpoint endpoint([snapshot] { return snapshot; },
+                           {std::make_shared<ProcessCollector>("0.1.0", "abc1234")});
+  const std::string text = endpoint.Text();
 
   const auto file = std::filesystem::temp_directory_path() /
                     ("portpath-promtool-" + std::to_string(getpid()) + ".prom");
@@ -71,6 +79,7 @@ TEST(PromtoolTest, RichExpositionPassesCheckMetrics) {
   std::filesystem::remove(file);
   EXPECT_EQ(r.exit_code, 0) << r.output << "\n--- exposition ---\n" << text;
   EXPECT_EQ(r.output, "") << "promtool lint findings:\n" << r.output;
+  }
 }
 
 }  // namespace

@@ -97,5 +97,25 @@ TEST(SchedulerTest, PhasesSpreadTargetsOverTheWholeInterval) {
   EXPECT_EQ(total, 1000u);
 }
 
+TEST(SchedulerTest, NextDueIsTheEarliestAndSkippedRoundsAreReported) {
+  Scheduler s(3);
+  std::map<std::string, ScheduleSettings> targets;
+  for (int i = 0; i < 100; ++i) targets["t" + std::to_string(i) + ":80"] = {10s, 0s};
+  s.SetTargets(targets, At(0ms));
+  // NextDue is the first key TakeDue hands out, and nothing is due before it.
+  auto next = s.NextDue();
+  ASSERT_TRUE(next);
+  EXPECT_TRUE(s.TakeDue(*next - 1ms).empty());
+  auto first = s.TakeDue(*next);
+  ASSERT_FALSE(first.empty());
+  // One interval on, without MarkFinished: every key's round is skipped, and said so.
+  std::vector<std::string> skipped;
+  s.TakeDue(At(10000ms), nullptr);  // the remaining first rounds
+  EXPECT_TRUE(s.TakeDue(At(20000ms), &skipped).empty());
+  EXPECT_EQ(skipped.size(), 100u);
+  EXPECT_EQ(s.skipped(first[0]), 1u);
+  EXPECT_GT(*s.NextDue(), At(20000ms));
+}
+
 }  // namespace
 }  // namespace portpath::exporter

@@ -1,0 +1,248 @@
+#!/usr/bin/env bash
+# bench/serve/run.sh - the cost of `portpath serve` at 1,000 to 10,000 target ports.
+#
+# usage: bench/serve/run.sh [--targets 1000,4000,10000] [--interval 60] [--scrape 15]
+#                           [--measure 300] [--rate auto|PPS] [--hop-metrics none|blocked|all]
+#                           [--build DIR] [--out FILE] [--keep DIR] [--perf SECONDS]
+#        bench/serve/run.sh --smoke [--build DIR]
+#        bench/serve/run.sh --soak SECONDS [--targets 1000] [--max-growth 5] [--build DIR]
+#
+# For each N it builds a fresh chain lab (tests/lab/lab.sh, LAB_RATELIMIT=off: no ICMP
+# policing, so only the exporter's own cost shows), starts `portpath serve` in the lab's
+# client namespace with N target ports on the lab's bulk block (N/10 addresses x the 10
+# ports below: 10% open, 40% closed, 20% filtered after hop 2 or 5, 10% prohibited !X,
+# 10% reset by a middlebox at hop 4, 10% closed), waits one interval plus 15 s (every
+# target traced once), then measures for --measure seconds while it scrapes /metrics
+# every --scrape seconds with `Accept-Encoding: gzip` (as Prometheus does):
+#  - resident memory (VmRSS, sampled each second): at the start and end of the
+#    measurement and its peak; growth = end / start - 1,
+#  - CPU of the exporter process (utime + stime over the measurement; scrapes included),
+#  - every scrape's wall time (curl's time_total) and size on the wire (gzip) and
+#    decompressed, the series per target port and the targets with a result.
+# Rate: --rate auto is max(1000, N / 2) pps (the default 1000 up to 2,000 targets, 5000
+# at 10,000): each round of a target costs about 15 probes.
+#
+# --smoke: 200 targets, 10 s interval, 45 s measured; fails when a limit is exceeded
+# (ctest lab.serve_bench_smoke). --soak S: N targets (default 1000) measured for S
+# seconds, RSS sampled every 10 s; fails when the end exceeds the start by more than
+# --max-growth percent (the short version runs in ctest as lab.serve_soak_short).
+# Writes RESULTS.md-style rows to --out (default: stdout). --perf S records `perf record -g`
+# of the exporter for S seconds into --keep DIR.
+#
+# SAFETY: probes go only to addresses of the lab, whose namespaces this script creates
+# under a unique prefix and always removes (trap on EXIT). Scrapes go to the exporter on
+# the loopback of the lab's client namespace. Needs root.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/../.." && pwd)"
+# shellcheck source=tests/lab/lab.sh
+source "$REPO/tests/lab/lab.sh"
+
+TARGETS=1000,4000,10000
+INTERVAL=60
+SCRAPE=15
+MEASURE=300
+RATE=auto
+HOP_METRICS=""
+BUILD="$REPO/build"
+OUT=""
+KEEP=""
+PERF=0
+SMOKE=0
+SOAK=0
+MAX_GROWTH=5
+# Smoke limits (generous: the smoke run shares the CI machine with other tests).
+SMOKE_MAX_RSS_MB=40
+SMOKE_MAX_SCRAPE_S=1.0
+SMOKE_MAX_SERIES_PER_TARGET=14
+
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --targets) TARGETS=$2; shift 2 ;;
+    --interval) INTERVAL=$2; shift 2 ;;
+    --scrape) SCRAPE=$2; shift 2 ;;
+    --measure) MEASURE=$2; shift 2 ;;
+    --rate) RATE=$2; shift 2 ;;
+    --hop-metrics) HOP_METRICS=$2; shift 2 ;;
+    --build) BUILD=$2; shift 2 ;;
+    --out) OUT=$2; shift 2 ;;
+    --keep) KEEP=$2; shift 2 ;;
+    --perf) PERF=$2; shift 2 ;;
+    --smoke) SMOKE=1; shift ;;
+    --soak) SOAK=$2; shift 2 ;;
+    --max-growth) MAX_GROWTH=$2; shift 2 ;;
+    -h|--help) sed -n '2,36p' "$0"; exit 0 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+if [[ $SMOKE -eq 1 ]]; then TARGETS=200 INTERVAL=10 SCRAPE=5 MEASURE=45; fi
+if [[ $SOAK -gt 0 ]]; then
+  [[ $TARGETS == *,* ]] && TARGETS=1000
+  MEASURE=$SOAK
+fi
+BUILD=$(cd "$BUILD" && pwd)
+PORTPATH="$BUILD/portpath"
+[[ -x $PORTPATH ]] || { echo "no portpath binary at $PORTPATH" >&2; exit 2; }
+[[ $EUID -eq 0 ]] || { echo "needs root (network namespaces)" >&2; exit 2; }
+
+LAB=$(printf 'pb%x%x' $$ $((RANDOM % 4096)))
+WORK=$(mktemp -d)
+SERVE_PID=""
+cleanup() {
+  [[ -n $SERVE_PID ]] && kill "$SERVE_PID" 2>/dev/null && wait "$SERVE_PID" 2>/dev/null
+  lab_down "$LAB" >/dev/null 2>&1 || true
+  if [[ -n $KEEP ]]; then mkdir -p "$KEEP" && cp -r "$WORK"/. "$KEEP"/; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# 10 ports per address; what the lab does with each (tests/lab/lab.sh, case table).
+PORTS=(80 81 22 443 8443 9443 135 7000 5432 3389)
+
+write_config() {  # N RATE FILE
+  local n=$1 rate=$2 file=$3 addresses=$(( ($1 + 9) / 10 )) i=0 a b left=$1 count
+  {
+    echo "defaults: {interval: ${INTERVAL}s, timeout: 1s${HOP_METRICS:+, hop_metrics: $HOP_METRICS}}"
+    echo "rate: $rate"
+    echo "targets:"
+    for ((i = 0; i < addresses; i++)); do
+      a=$((i / 254)) b=$((i % 254 + 1))
+      count=$(( left < 10 ? left : 10 ))
+      left=$((left - count))
+      echo "  - host: 198.18.$a.$b"
+      echo "    ports: [$(IFS=,; echo "${PORTS[*]:0:count}")]"
+    done
+  } >"$file"
+}
+
+rss_kb() { awk '/^VmRSS:/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+cpu_ticks() { awk '{print $14 " " $15}' "/proc/$1/stat" 2>/dev/null || echo "0 0"; }
+
+# run_one N: prints one result line (tab-separated, see the header below).
+run_one() {
+  local n=$1 rate=$RATE dir="$WORK/n$1"
+  mkdir -p "$dir"
+  [[ $rate == auto ]] && rate=$(( n / 2 > 1000 ? n / 2 : 1000 ))
+  LAB_RATELIMIT=off lab_up "$LAB" >"$dir/lab-up.log" 2>&1 || { cat "$dir/lab-up.log" >&2; return 1; }
+  lab_start_listener "$LAB" "$BUILD/portpath-lab-listen" 80 >/dev/null
+  write_config "$n" "$rate" "$dir/config.yaml"
+  # SERVE_WRAP (environment): a command to run portpath under (heaptrack, for one).
+  # shellcheck disable=SC2086
+  (exec ip netns exec "$LAB-c" ${SERVE_WRAP:-} "$PORTPATH" serve --config "$dir/config.yaml" \
+    --web.listen-address 127.0.0.1:0 >"$dir/serve.log" 2>&1) &
+  SERVE_PID=$!
+  local port="" _
+  for _ in $(seq 1 100); do
+    port=$(sed -n 's/.*listening on .*(port \([0-9]*\)).*/\1/p' "$dir/serve.log" | head -1)
+    [[ -n $port ]] && break
+    sleep 0.1
+  done
+  [[ -n $port ]] || { cat "$dir/serve.log" >&2; echo "portpath serve did not start" >&2; return 1; }
+  local url="http://127.0.0.1:$port/metrics"
+  # Scrapes as Prometheus makes them: every $SCRAPE s, gzip, each into FILE,
+  # "seconds bytes" appended to LOG; in the background until killed.
+  scrape_loop() {  # FILE LOG
+    while true; do
+      ip netns exec "$LAB-c" curl -s -m 30 -H 'Accept-Encoding: gzip' -o "$1.part" \
+        -w '%{time_total} %{size_download}\n' "$url" >>"$2" || echo "fail 0" >>"$2"
+      mv -f "$1.part" "$1" 2>/dev/null || true
+      sleep "$SCRAPE"
+    done
+  }
+  # Warm-up: one interval plus 15 s (every target traced once), scraped as in production.
+  scrape_loop "$dir/warm.gz" "$dir/warm-scrapes" &
+  local scraper=$!
+  sleep $((INTERVAL + 15))
+  kill "$scraper"; wait "$scraper" 2>/dev/null || true
+  : >"$dir/scrapes"
+  : >"$dir/rss"
+  local cpu0 rss0 start_ns end_ns cpu1 rss1 peak=0 r sample=1 t0 perf_pid=""
+  [[ $SOAK -gt 0 ]] && sample=10
+  cpu0=$(cpu_ticks "$SERVE_PID") rss0=$(rss_kb "$SERVE_PID") start_ns=$(date +%s%N)
+  if [[ $PERF -gt 0 && -n $KEEP ]] && command -v perf >/dev/null; then
+    perf record --call-graph dwarf,16384 -F 499 -o "$dir/perf.data" -p "$SERVE_PID" \
+      -- sleep "$PERF" >/dev/null 2>&1 &
+    perf_pid=$!
+  fi
+  scrape_loop "$dir/last.gz" "$dir/scrapes" &
+  scraper=$!
+  t0=$SECONDS
+  while ((SECONDS - t0 < MEASURE)); do
+    r=$(rss_kb "$SERVE_PID")
+    echo "$((SECONDS - t0)) $r" >>"$dir/rss"
+    ((r > peak)) && peak=$r
+    sleep "$sample"
+  done
+  cpu1=$(cpu_ticks "$SERVE_PID") rss1=$(rss_kb "$SERVE_PID") end_ns=$(date +%s%N)
+  kill "$scraper"; wait "$scraper" 2>/dev/null || true
+  [[ -n $perf_pid ]] && { wait "$perf_pid" || true; }
+  kill -0 "$SERVE_PID" 2>/dev/null || { cat "$dir/serve.log" >&2; echo "portpath serve died" >&2; return 1; }
+  cat "/proc/$SERVE_PID/smaps" >"$dir/smaps" 2>/dev/null || true
+  gzip -dc "$dir/last.gz" >"$dir/last.txt" 2>/dev/null || cp "$dir/last.gz" "$dir/last.txt"
+  kill "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null || true; SERVE_PID=""
+  lab_down "$LAB" >/dev/null 2>&1 || true
+  python3 - "$n" "$rate" "$dir" "$cpu0" "$cpu1" "$start_ns" "$end_ns" "$rss0" "$rss1" "$peak" \
+    "$(getconf CLK_TCK)" <<'PY'
+import re, sys
+n, rate, d = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+(u0, s0), (u1, s1) = (map(float, a.split()) for a in sys.argv[4:6])
+s_ns, e_ns, rss0, rss1, peak, tck = map(float, sys.argv[6:12])
+wall = (e_ns - s_ns) / 1e9
+cpu = ((u1 - u0) + (s1 - s0)) / tck / wall * 100
+cpu_user = (u1 - u0) / tck / wall * 100
+times, sizes, fails = [], [], 0
+for line in open(d + "/scrapes"):
+    t, s = line.split()
+    if t == "fail": fails += 1; continue
+    times.append(float(t)); sizes.append(int(s))
+text = open(d + "/last.txt", errors="replace").read()
+series = [l for l in text.splitlines() if l and not l.startswith("#")]
+per_target = sum(1 for l in series if 'target="' in l)
+traced = sum(1 for l in series if l.startswith("portpath_last_trace_timestamp_seconds{"))
+print("\t".join(str(x) for x in [
+    n, rate, f"{rss0/1024:.1f}", f"{rss1/1024:.1f}", f"{peak/1024:.1f}",
+    f"{(rss1/rss0 - 1)*100:+.1f}%" if rss0 else "-", f"{cpu:.2f}", f"{cpu_user:.2f}",
+    f"{max(times)*1000:.0f}" if times else "-",
+    f"{sum(times)/len(times)*1000:.0f}" if times else "-",
+    f"{max(sizes)/1e6:.2f}" if sizes else "-", f"{len(text.encode())/1e6:.2f}",
+    f"{per_target/n:.1f}", traced, len(times), fails]))
+PY
+}
+
+HEADER=$'targets\trate_pps\trss_start_mb\trss_end_mb\trss_peak_mb\trss_growth\tcpu_pct_of_core\tcpu_user_pct\tscrape_max_ms\tscrape_mean_ms\tscrape_gzip_mb\tscrape_text_mb\tseries_per_target\ttargets_traced\tscrapes\tscrape_failures'
+rows=""
+for n in ${TARGETS//,/ }; do
+  echo "serve bench: $n target ports, interval ${INTERVAL}s, scrape every ${SCRAPE}s, measured ${MEASURE}s (load: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+  row=$(run_one "$n")
+  echo "$row" >&2
+  rows+="$row"$'\n'
+done
+table="$HEADER"$'\n'"$rows"
+if [[ -n $OUT ]]; then printf '%s' "$table" >"$OUT"; else printf '%s' "$table"; fi
+
+status=0
+if [[ $SMOKE -eq 1 ]]; then
+  IFS=$'\t' read -r n _ _ _ peak _ _ _ smax _ _ _ spt traced _ fails <<<"${rows%$'\n'}"
+  ok() { python3 -c "import sys; sys.exit(0 if $1 else 1)"; }
+  ok "$peak <= $SMOKE_MAX_RSS_MB" || { echo "FAIL: peak RSS $peak MB > $SMOKE_MAX_RSS_MB MB" >&2; status=1; }
+  ok "$smax / 1000 <= $SMOKE_MAX_SCRAPE_S" || { echo "FAIL: slowest scrape $smax ms" >&2; status=1; }
+  ok "$spt <= $SMOKE_MAX_SERIES_PER_TARGET" || { echo "FAIL: $spt series per target" >&2; status=1; }
+  ok "$traced == $n" || { echo "FAIL: $traced of $n targets traced" >&2; status=1; }
+  ok "$fails == 0" || { echo "FAIL: $fails scrapes failed" >&2; status=1; }
+  [[ $(head -c2 "$WORK/n$n/last.gz" | od -An -tx1 | tr -d ' \n') == 1f8b ]] ||
+    { echo "FAIL: /metrics did not answer gzip to Accept-Encoding: gzip" >&2; status=1; }
+  grep -q '^portpath_outcome{' "$WORK/n$n/last.txt" ||
+    { echo "FAIL: no portpath_outcome in the scrape" >&2; status=1; }
+  if command -v promtool >/dev/null; then
+    promtool check metrics <"$WORK/n$n/last.txt" >&2 || { echo "FAIL: promtool check metrics" >&2; status=1; }
+  fi
+  [[ $status -eq 0 ]] && echo "smoke: all limits met" >&2
+fi
+if [[ $SOAK -gt 0 ]]; then
+  IFS=$'\t' read -r _ _ start end _ _ <<<"${rows%$'\n'}"
+  python3 -c "import sys; sys.exit(0 if $end <= $start * (1 + $MAX_GROWTH / 100) else 1)" ||
+    { echo "FAIL: RSS grew from $start MB to $end MB (more than $MAX_GROWTH%)" >&2; status=1; }
+fi
+exit $status

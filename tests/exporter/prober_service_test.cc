@@ -1,0 +1,167 @@
+// The probe loop of `portpath serve` over a fake network that records every
+// packet and never answers (so traces run their whole course): a reload applies
+// the rate, stops the traces of the targets it removed, and publishing shares
+// what did not change.
+#include "exporter/prober_service.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "config/config.h"
+#include "probe/io/system.h"
+#include "probe/packet_transport.h"
+
+namespace portpath::exporter {
+namespace {
+
+using namespace std::chrono_literals;
+
+/// Counts the packets sent to each destination; answers nothing.
+class SilentNetwork : public probe::PacketSender, public probe::PacketSource {
+ public:
+  int Send(const packet::IpAddress& destination, packet::Bytes) override {
+    std::lock_guard lock(mu_);
+    ++sent_[destination.ToString()];
+    return 0;
+  }
+  void Poll(probe::Duration max_wait, const Handler&) override {
+    std::this_thread::sleep_for(std::min<probe::Duration>(max_wait, 2ms));
+  }
+  int sent(const std::string& destination) {
+    std::lock_guard lock(mu_);
+    return sent_[destination];
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, int> sent_;
+};
+
+class LiteralsOnly : public Resolver {
+ public:
+  std::optional<packet::IpAddress> Resolve(const std::string&, config::Family,
+                                           std::string& error) override {
+    error = "no DNS in this test";
+    return std::nullopt;
+  }
+  std::optional<packet::IpAddress> SourceFor(const packet::IpAddress&, std::string&) override {
+    ++source_lookups;
+    return packet::IpAddress::Parse("192.0.2.2");
+  }
+  std::atomic<int> source_lookups{0};
+};
+
+class ProberServiceTest : public ::testing::Test {
+ protected:
+  // Rounds start within a second (each at its phase of the interval) and take
+  // long: 10 s timeouts, and nothing ever answers.
+  static constexpr const char* kConfig =
+      "defaults: {interval: 1s, jitter: 0s, timeout: 10s}\n"
+      "rate: 1000\n"
+      "targets:\n"
+      "  - host: 192.0.2.10\n    ports: [443, 80]\n"
+      "  - host: 192.0.2.20\n    port: 22\n";
+
+  ProberServiceTest()
+      : transport_(network_, network_, 0x5eed),
+        service_(Options(), config::ParseConfig(kConfig, "test.yaml"), transport_, clock_,
+                 resolver_) {
+    loop_ = std::thread([this] { service_.Run(stop_); });
+  }
+  ~ProberServiceTest() override {
+    stop_ = true;
+    loop_.join();
+  }
+  static ServiceOptions Options() {
+    ServiceOptions o;
+    o.ping = false;
+    o.publish_interval = 10ms;
+    return o;
+  }
+  /// Waits (up to 5 s) for a snapshot that satisfies `ok`.
+  template <typename Pred>
+  SnapshotPtr WaitFor(Pred ok) {
+    for (int i = 0; i < 500; ++i) {
+      SnapshotPtr s = service_.snapshot();
+      if (s && ok(*s)) return s;
+      std::this_thread::sleep_for(10ms);
+    }
+    return nullptr;
+  }
+
+  SilentNetwork network_;
+  LiteralsOnly resolver_;
+  io::SystemClock clock_;
+  probe::PacketTransport transport_;
+  ProberService service_;
+  std::atomic<bool> stop_{false};
+  std::thread loop_;
+};
+
+TEST_F(ProberServiceTest, AReloadAppliesTheRate) {
+  ASSERT_TRUE(WaitFor([](const Snapshot& s) { return s.rate_limit == 1000; }));
+  std::string config = kConfig;
+  config.replace(config.find("rate: 1000"), 10, "rate: 50");
+  service_.ApplyReload(config::ParseConfig(config, "test.yaml"), true, 1);
+  EXPECT_TRUE(WaitFor([](const Snapshot& s) { return s.rate_limit == 50; }));
+}
+
+TEST_F(ProberServiceTest, AReloadStopsTheTracesOfRemovedTargets) {
+  // Every target's first round starts within its interval (1 s); the fake
+  // network never answers, so the traces keep running.
+  ASSERT_TRUE(WaitFor([](const Snapshot& s) { return s.engine.traces_started >= 3; }));
+  ASSERT_GT(network_.sent("192.0.2.10"), 0);
+  service_.ApplyReload(
+      config::ParseConfig("defaults: {interval: 1h}\ntargets:\n  - host: 192.0.2.30\n    port: 9\n",
+                          "test.yaml"),
+      true, 1);
+  SnapshotPtr after = WaitFor(
+      [](const Snapshot& s) { return s.targets.size() == 1 && s.engine.traces_cancelled > 0; });
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->targets[0].target, "192.0.2.30:9");
+  // Nothing more goes to the removed targets.
+  int before10 = network_.sent("192.0.2.10"), before20 = network_.sent("192.0.2.20");
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(network_.sent("192.0.2.10"), before10);
+  EXPECT_EQ(network_.sent("192.0.2.20"), before20);
+}
+
+TEST_F(ProberServiceTest, PublishingSharesTheTargetsThatDidNotChange) {
+  SnapshotPtr first = WaitFor([](const Snapshot& s) { return s.targets.size() == 3; });
+  ASSERT_TRUE(first);
+  // A failed reload forces a publish with the targets unchanged: a target
+  // that neither finished a round nor skipped one meanwhile is the very same
+  // object in both snapshots (a pointer copied, nothing rebuilt).
+  SnapshotPtr a = service_.snapshot();
+  service_.ApplyReload(std::nullopt, false, 2);
+  SnapshotPtr b = WaitFor([](const Snapshot& s) { return !s.last_reload_successful; });
+  ASSERT_TRUE(b);
+  ASSERT_EQ(a->targets.size(), b->targets.size());
+  int shared = 0;
+  for (std::size_t i = 0; i < a->targets.size(); ++i) {
+    const TargetSnapshot& x = a->targets[i];
+    const TargetSnapshot& y = b->targets[i];
+    if (x.skipped_rounds != y.skipped_rounds || x.last.has_value() != y.last.has_value()) continue;
+    EXPECT_EQ(&x, &y) << x.target;
+    ++shared;
+  }
+  EXPECT_GT(shared, 0);
+}
+
+TEST(ProberServiceHelpersTest, CompactResultKeepsEverything) {
+  probe::TraceResult r;
+  r.hops.reserve(16);
+  r.hops.resize(2);
+  r.hops[0].probes.reserve(8);
+  r.hops[0].probes.push_back({1.5, std::nullopt});
+  CompactResult(r);
+  EXPECT_EQ(r.hops.capacity(), 2u);
+  EXPECT_EQ(r.hops[0].probes.capacity(), 1u);
+  EXPECT_EQ(*r.hops[0].probes[0].rtt_ms, 1.5);
+}
+
+}  // namespace
+}  // namespace portpath::exporter
