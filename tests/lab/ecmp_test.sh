@@ -29,7 +29,8 @@ work=$(mktemp -d)
 serve_pid=""
 trap 'kill $serve_pid 2>/dev/null; wait $serve_pid 2>/dev/null; lab_down "$LAB" >/dev/null 2>&1; rm -rf "$work"' EXIT
 cat >"$work/config.yaml" <<EOF2
-defaults: {interval: 2s, timeout: 500ms, jitter: 0%}
+# hop_metrics: all, for portpath_path_last_change_timestamp_seconds (a detail series).
+defaults: {interval: 2s, timeout: 500ms, jitter: 0%, hop_metrics: all}
 targets:
   - host: $LAB_ECMP_TARGET4
     port: 80
