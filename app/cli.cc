@@ -20,8 +20,8 @@ CLI::Option* AddValue(CLI::App& app, const std::string& names, const std::string
       names,
       [accept = std::move(accept), expected, name = LongName(names)](const std::string& value) {
         if (!accept(value))
-          throw CLI::ValidationError(name, "expects " + expected + ", got '" +
-                                               config::EscapeForDisplay(value) + "'");
+          throw CLI::ValidationError(
+              name, "expects " + expected + ", got '" + config::EscapeForDisplay(value) + "'");
       },
       help);
 }
@@ -29,8 +29,7 @@ CLI::Option* AddValue(CLI::App& app, const std::string& names, const std::string
 CLI::Option* AddInt(CLI::App& app, const std::string& names, int& out, int lo, int hi,
                     const std::string& help) {
   return AddValue(
-             app, names,
-             "a whole number from " + std::to_string(lo) + " to " + std::to_string(hi),
+             app, names, "a whole number from " + std::to_string(lo) + " to " + std::to_string(hi),
              [&out, lo, hi](const std::string& value) {
                auto v = config::ParseInteger(value);
                if (!v || *v < lo || *v > hi) return false;
@@ -78,8 +77,8 @@ std::optional<int> Parse(CLI::App& app, const std::vector<std::string>& args,
   } catch (const CLI::ParseError& e) {
     // CLI11 quotes unexpected arguments as they are: a terminal escape in one
     // must not reach the screen.
-    err << "portpath " << command << ": " << TerminalSafe(e.what()) << " (see portpath "
-        << command << " --help)\n";
+    err << "portpath " << command << ": " << TerminalSafe(e.what()) << " (see portpath " << command
+        << " --help)\n";
     return kExitUsage;
   }
   return std::nullopt;

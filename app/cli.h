@@ -5,7 +5,6 @@
 /// usage into exit codes (never std::exit) with the problem on stderr.
 
 #include <CLI/CLI.hpp>
-
 #include <chrono>
 #include <functional>
 #include <optional>

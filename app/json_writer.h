@@ -10,10 +10,28 @@ namespace portpath::app {
 
 class JsonWriter {
  public:
-  JsonWriter& BeginObject() { Separator(); out_ += '{'; first_ = true; return *this; }
-  JsonWriter& EndObject() { out_ += '}'; first_ = false; return *this; }
-  JsonWriter& BeginArray() { Separator(); out_ += '['; first_ = true; return *this; }
-  JsonWriter& EndArray() { out_ += ']'; first_ = false; return *this; }
+  JsonWriter& BeginObject() {
+    Separator();
+    out_ += '{';
+    first_ = true;
+    return *this;
+  }
+  JsonWriter& EndObject() {
+    out_ += '}';
+    first_ = false;
+    return *this;
+  }
+  JsonWriter& BeginArray() {
+    Separator();
+    out_ += '[';
+    first_ = true;
+    return *this;
+  }
+  JsonWriter& EndArray() {
+    out_ += ']';
+    first_ = false;
+    return *this;
+  }
   JsonWriter& Key(std::string_view k) {
     Separator();
     String(k);
@@ -21,13 +39,29 @@ class JsonWriter {
     first_ = true;  // the value follows without a comma
     return *this;
   }
-  JsonWriter& Value(std::string_view s) { Separator(); String(s); return *this; }
+  JsonWriter& Value(std::string_view s) {
+    Separator();
+    String(s);
+    return *this;
+  }
   JsonWriter& Value(const char* s) { return Value(std::string_view(s)); }
-  JsonWriter& Value(bool b) { Separator(); out_ += b ? "true" : "false"; return *this; }
-  JsonWriter& Value(std::int64_t n) { Separator(); out_ += std::to_string(n); return *this; }
+  JsonWriter& Value(bool b) {
+    Separator();
+    out_ += b ? "true" : "false";
+    return *this;
+  }
+  JsonWriter& Value(std::int64_t n) {
+    Separator();
+    out_ += std::to_string(n);
+    return *this;
+  }
   JsonWriter& Value(int n) { return Value(static_cast<std::int64_t>(n)); }
   JsonWriter& Value(double d, int decimals);
-  JsonWriter& Null() { Separator(); out_ += "null"; return *this; }
+  JsonWriter& Null() {
+    Separator();
+    out_ += "null";
+    return *this;
+  }
   const std::string& str() const { return out_; }
 
  private:

@@ -28,7 +28,8 @@ int main(int argc, char** argv) {
   }
   std::string command = argv[1];
   if (command == "trace") return portpath::app::RunTraceCommand(argc - 2, argv + 2);
-  if (command == "serve") return portpath::app::RunServeCommand(argc - 2, argv + 2, PORTPATH_VERSION);
+  if (command == "serve")
+    return portpath::app::RunServeCommand(argc - 2, argv + 2, PORTPATH_VERSION);
   if (command == "version" || command == "--version") {
     std::cout << "portpath " << PORTPATH_VERSION << "\n";
     return 0;

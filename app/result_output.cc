@@ -14,10 +14,14 @@ using probe::TraceResult;
 namespace {
 
 void WriteAs(JsonWriter& w, const std::optional<std::uint32_t>& asn, const std::string& org) {
-  if (asn) w.Key("asn").Value(static_cast<std::int64_t>(*asn));
-  else w.Key("asn").Null();
-  if (asn) w.Key("as_org").Value(org);
-  else w.Key("as_org").Null();
+  if (asn)
+    w.Key("asn").Value(static_cast<std::int64_t>(*asn));
+  else
+    w.Key("asn").Null();
+  if (asn)
+    w.Key("as_org").Value(org);
+  else
+    w.Key("as_org").Null();
 }
 
 void WriteHopRef(JsonWriter& w, const std::optional<HopRef>& ref, bool with_class) {
@@ -27,11 +31,15 @@ void WriteHopRef(JsonWriter& w, const std::optional<HopRef>& ref, bool with_clas
   }
   w.BeginObject();
   w.Key("ttl").Value(ref->ttl);
-  if (ref->address) w.Key("address").Value(ref->address->ToString());
-  else w.Key("address").Null();
+  if (ref->address)
+    w.Key("address").Value(ref->address->ToString());
+  else
+    w.Key("address").Null();
   if (with_class) {
-    if (ref->address) w.Key("address_class").Value(probe::ToString(ref->address_class));
-    else w.Key("address_class").Null();
+    if (ref->address)
+      w.Key("address_class").Value(probe::ToString(ref->address_class));
+    else
+      w.Key("address_class").Null();
   }
   WriteAs(w, ref->asn, ref->as_org);
   w.EndObject();
@@ -50,8 +58,10 @@ std::string ResultToJson(const TraceResult& r) {
   w.BeginObject();
   w.Key("target").Value(r.target);
   w.Key("host").Value(r.host);
-  if (r.address) w.Key("address").Value(r.address->ToString());
-  else w.Key("address").Null();
+  if (r.address)
+    w.Key("address").Value(r.address->ToString());
+  else
+    w.Key("address").Null();
   w.Key("port").Value(static_cast<int>(r.port));
   w.Key("outcome").Value(probe::ToString(r.outcome));
   w.Key("probe_mode").Value(probe::ToString(r.probe_mode));
@@ -61,12 +71,18 @@ std::string ResultToJson(const TraceResult& r) {
   w.Key("blocked_hop");
   WriteHopRef(w, r.blocked_hop, true);
   w.Key("blocked_hop_confirmed").Value(r.blocked_hop_confirmed);
-  if (r.unconfirmed_hop_ttl) w.Key("unconfirmed_hop_ttl").Value(*r.unconfirmed_hop_ttl);
-  else w.Key("unconfirmed_hop_ttl").Null();
-  if (r.icmp_reachable) w.Key("icmp_reachable").Value(*r.icmp_reachable);
-  else w.Key("icmp_reachable").Null();
-  if (r.divergence_hop) w.Key("divergence_hop").Value(*r.divergence_hop);
-  else w.Key("divergence_hop").Null();
+  if (r.unconfirmed_hop_ttl)
+    w.Key("unconfirmed_hop_ttl").Value(*r.unconfirmed_hop_ttl);
+  else
+    w.Key("unconfirmed_hop_ttl").Null();
+  if (r.icmp_reachable)
+    w.Key("icmp_reachable").Value(*r.icmp_reachable);
+  else
+    w.Key("icmp_reachable").Null();
+  if (r.divergence_hop)
+    w.Key("divergence_hop").Value(*r.divergence_hop);
+  else
+    w.Key("divergence_hop").Null();
   if (r.icmp_destination_ttl) w.Key("icmp_destination_ttl").Value(*r.icmp_destination_ttl);
   if (r.icmp_code) {
     w.Key("icmp").BeginObject();
@@ -79,13 +95,17 @@ std::string ResultToJson(const TraceResult& r) {
   for (const probe::Hop& hop : r.hops) {
     w.BeginObject();
     w.Key("ttl").Value(hop.ttl);
-    if (hop.address) w.Key("address").Value(hop.address->ToString());
-    else w.Key("address").Null();
+    if (hop.address)
+      w.Key("address").Value(hop.address->ToString());
+    else
+      w.Key("address").Null();
     if (!hop.name.empty()) w.Key("name").Value(hop.name);
     w.Key("rtt_ms").BeginArray();
     for (const probe::ProbeSample& s : hop.probes) {
-      if (s.rtt_ms) w.Value(*s.rtt_ms, 3);
-      else w.Null();
+      if (s.rtt_ms)
+        w.Value(*s.rtt_ms, 3);
+      else
+        w.Null();
     }
     w.EndArray();
     w.Key("reply").Value(probe::ToString(hop.reply));
@@ -122,8 +142,10 @@ std::string ResultToJson(const TraceResult& r) {
       for (const probe::Hop& hop : p.hops) {
         w.BeginObject();
         w.Key("ttl").Value(hop.ttl);
-        if (hop.address) w.Key("address").Value(hop.address->ToString());
-        else w.Key("address").Null();
+        if (hop.address)
+          w.Key("address").Value(hop.address->ToString());
+        else
+          w.Key("address").Null();
         w.Key("reply").Value(probe::ToString(hop.reply));
         WriteAs(w, hop.asn, hop.as_org);
         w.EndObject();
@@ -197,16 +219,17 @@ std::string ResultToText(const TraceResult& r, const probe::TraceSettings& s) {
       out += "destination not reached: " + std::string(probe::ToString(r.outcome)) + "\n";
   }
   if (r.icmp_reachable) {
-    out += *r.icmp_reachable ? "ping: the host answers ICMP echo" +
-                                   (r.icmp_destination_ttl
-                                        ? " at hop " + std::to_string(*r.icmp_destination_ttl)
-                                        : std::string()) +
-                                   "\n"
-                             : std::string("ping: no ICMP echo reply\n");
+    out += *r.icmp_reachable
+               ? "ping: the host answers ICMP echo" +
+                     (r.icmp_destination_ttl ? " at hop " + std::to_string(*r.icmp_destination_ttl)
+                                             : std::string()) +
+                     "\n"
+               : std::string("ping: no ICMP echo reply\n");
   }
   if (r.probe_mode == probe::ProbeMode::kConnect)
-    out += "probe mode: connect (no raw sockets: one TCP connect() per probe, its TTL set, answers "
-           "from the kernel's error queue)\n";
+    out +=
+        "probe mode: connect (no raw sockets: one TCP connect() per probe, its TTL set, answers "
+        "from the kernel's error queue)\n";
   out += "verdict: " + probe::Verdict(r) + "\n";
   return out;
 }

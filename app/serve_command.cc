@@ -5,8 +5,8 @@
 
 #include "app/cli.h"
 #include "app/trace_command.h"
-#include "config/scalars.h"
 #include "config/extra_labels.h"
+#include "config/scalars.h"
 #include "config/shard.h"
 
 namespace portpath::app {
@@ -59,37 +59,37 @@ std::optional<int> ParseServeOptions(const std::vector<std::string>& args,
           "switch to USER (name or uid) once sockets and capture are open")
       ->type_name("USER");
   cli::AddValue(
-         app, "--shard", "I/N with 0 <= I < N (e.g. 0/3)",
-         [&options](const std::string& v) {
-           options.shard = config::ParseShard(v);
-           return options.shard.has_value();
-         },
-         "trace only shard I (0-based) of N: target ports split by a stable hash, so N "
-         "replicas with the same config share it with no overlap and no gap")
+      app, "--shard", "I/N with 0 <= I < N (e.g. 0/3)",
+      [&options](const std::string& v) {
+        options.shard = config::ParseShard(v);
+        return options.shard.has_value();
+      },
+      "trace only shard I (0-based) of N: target ports split by a stable hash, so N "
+      "replicas with the same config share it with no overlap and no gap")
       ->type_name("I/N");
   cli::AddValue(
-         app, "--labels",
-         "NAME=VALUE[,NAME=VALUE...] (label names [a-zA-Z_][a-zA-Z0-9_]*, not reserved, values "
-         "not empty)",
-         [&options](const std::string& v) {
-           std::string error;
-           auto labels = config::ParseExtraLabels(v, error);
-           if (labels) options.extra_labels = std::move(*labels);
-           return labels.has_value();
-         },
-         "labels added to every target's series, e.g. node=$(NODE_NAME),pod=$(POD_NAME) from "
-         "Kubernetes' downward API")
+      app, "--labels",
+      "NAME=VALUE[,NAME=VALUE...] (label names [a-zA-Z_][a-zA-Z0-9_]*, not reserved, values "
+      "not empty)",
+      [&options](const std::string& v) {
+        std::string error;
+        auto labels = config::ParseExtraLabels(v, error);
+        if (labels) options.extra_labels = std::move(*labels);
+        return labels.has_value();
+      },
+      "labels added to every target's series, e.g. node=$(NODE_NAME),pod=$(POD_NAME) from "
+      "Kubernetes' downward API")
       ->type_name("LABELS");
   // As long as anyone may ask for: clamped far beyond any real wait.
   cli::AddDuration(app, "--web.ready-after", options.ready_after, 0s, 876'000h,
                    "/-/ready after the first full round, or after DUR anyway (default 2m)");
   cli::AddValue(
-         app, "--log.level", "trace, debug, info, warn or error",
-         [&options](const std::string& v) {
-           options.log_level = v;
-           return v == "trace" || v == "debug" || v == "info" || v == "warn" || v == "error";
-         },
-         "trace, debug, info, warn, error (default info)")
+      app, "--log.level", "trace, debug, info, warn or error",
+      [&options](const std::string& v) {
+        options.log_level = v;
+        return v == "trace" || v == "debug" || v == "info" || v == "warn" || v == "error";
+      },
+      "trace, debug, info, warn, error (default info)")
       ->type_name("LEVEL");
 
   if (auto code = cli::Parse(app, args, "serve", out, err)) return code;
@@ -103,8 +103,8 @@ std::optional<int> ParseServeOptions(const std::vector<std::string>& args,
 int RunServeCommand(int argc, char** argv, const char* version) {
   exporter::ServeOptions options;
   options.version = version;
-  if (auto code = ParseServeOptions(std::vector<std::string>(argv, argv + argc), options,
-                                    std::cout, std::cerr))
+  if (auto code = ParseServeOptions(std::vector<std::string>(argv, argv + argc), options, std::cout,
+                                    std::cerr))
     return *code;
   return exporter::RunServe(options);
 }

@@ -82,7 +82,8 @@ std::optional<std::string> ReadBounded(const std::string& path, std::size_t limi
 
 }  // namespace
 
-std::optional<TargetSpec> ParseTarget(const std::string& text, std::optional<std::uint16_t> default_port,
+std::optional<TargetSpec> ParseTarget(const std::string& text,
+                                      std::optional<std::uint16_t> default_port,
                                       std::string& error) {
   TargetSpec spec;
   spec.text = text;
@@ -172,9 +173,9 @@ std::vector<TargetSpec> ReadTargetsFile(const std::string& path,
     std::string_view raw = rest.substr(0, newline);
     rest.remove_prefix(newline == std::string_view::npos ? rest.size() : newline + 1);
     if (auto at = FirstControlByte(raw)) {
-      fail(number, "not a line of text (control byte " +
-                       EscapeForDisplay(raw.substr(*at, 1)) + " at column " +
-                       std::to_string(*at + 1) + "; is this a binary file?): " + ShownPrefix(raw));
+      fail(number, "not a line of text (control byte " + EscapeForDisplay(raw.substr(*at, 1)) +
+                       " at column " + std::to_string(*at + 1) +
+                       "; is this a binary file?): " + ShownPrefix(raw));
       continue;
     }
     std::string line(raw.substr(0, raw.find('#')));
@@ -186,8 +187,10 @@ std::vector<TargetSpec> ReadTargetsFile(const std::string& path,
       continue;
     }
     std::string error;
-    if (auto spec = ParseTarget(line, default_port, error)) out.push_back(*spec);
-    else fail(number, error);
+    if (auto spec = ParseTarget(line, default_port, error))
+      out.push_back(*spec);
+    else
+      fail(number, error);
   }
   if (bad_lines > kMaxErrorsPerTargetsFile)
     errors.push_back(where + ": " + std::to_string(bad_lines - kMaxErrorsPerTargetsFile) +
@@ -209,8 +212,8 @@ std::string CheckLocalSource(const packet::IpAddress& address) {
               address;
     } else if (a->ifa_addr->sa_family == AF_INET6 && address.is_v6()) {
       const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(a->ifa_addr);
-      found = packet::IpAddress::FromBytes(packet::Family::kIpv6, sin6->sin6_addr.s6_addr) ==
-              address;
+      found =
+          packet::IpAddress::FromBytes(packet::Family::kIpv6, sin6->sin6_addr.s6_addr) == address;
     }
   }
   ::freeifaddrs(list);

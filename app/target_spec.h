@@ -24,7 +24,8 @@ struct TargetSpec {
 /// or an RFC 1123 name (config::CheckHost: `2130706433` and names holding control
 /// characters are refused). Returns an error message on failure, in which the
 /// text is escaped (config::EscapeForDisplay): never a raw control byte.
-std::optional<TargetSpec> ParseTarget(const std::string& text, std::optional<std::uint16_t> default_port,
+std::optional<TargetSpec> ParseTarget(const std::string& text,
+                                      std::optional<std::uint16_t> default_port,
                                       std::string& error);
 
 /// Targets files larger than this are refused, as config files are (hundreds of

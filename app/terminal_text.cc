@@ -17,15 +17,24 @@ std::size_t Utf8Length(std::string_view text, std::size_t i) {
   unsigned char lead = at(i);
   std::size_t n = 0;
   unsigned char low = 0x80, high = 0xbf;  // range of the first continuation byte
-  if (lead >= 0xc2 && lead <= 0xdf) n = 2;
-  else if (lead == 0xe0) n = 3, low = 0xa0;
-  else if (lead >= 0xe1 && lead <= 0xec) n = 3;
-  else if (lead == 0xed) n = 3, high = 0x9f;
-  else if (lead >= 0xee && lead <= 0xef) n = 3;
-  else if (lead == 0xf0) n = 4, low = 0x90;
-  else if (lead >= 0xf1 && lead <= 0xf3) n = 4;
-  else if (lead == 0xf4) n = 4, high = 0x8f;
-  else return 0;
+  if (lead >= 0xc2 && lead <= 0xdf)
+    n = 2;
+  else if (lead == 0xe0)
+    n = 3, low = 0xa0;
+  else if (lead >= 0xe1 && lead <= 0xec)
+    n = 3;
+  else if (lead == 0xed)
+    n = 3, high = 0x9f;
+  else if (lead >= 0xee && lead <= 0xef)
+    n = 3;
+  else if (lead == 0xf0)
+    n = 4, low = 0x90;
+  else if (lead >= 0xf1 && lead <= 0xf3)
+    n = 4;
+  else if (lead == 0xf4)
+    n = 4, high = 0x8f;
+  else
+    return 0;
   if (i + n > text.size()) return 0;
   if (at(i + 1) < low || at(i + 1) > high) return 0;
   for (std::size_t k = 2; k < n; ++k)

@@ -13,12 +13,12 @@
 #include "probe/asn/annotate.h"
 #include "probe/diagnosis.h"
 #include "probe/engine.h"
-#include "probe/measurement.h"
 #include "probe/io/errors.h"
-#include "probe/io/reverse_dns.h"
 #include "probe/io/privileges.h"
+#include "probe/io/reverse_dns.h"
 #include "probe/io/system.h"
 #include "probe/io/transport.h"
+#include "probe/measurement.h"
 
 namespace portpath::app {
 namespace {
@@ -52,9 +52,9 @@ std::optional<int> ParseTraceOptions(const std::vector<std::string>& args, Trace
       ->allow_extra_args(false)  // one file per --targets-file; what follows is a target
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cli::AddValue(
-         app, "-p,--port", "a port number from 1 to 65535",
-         [&o](const std::string& v) { return (o.port = config::ParsePort(v)).has_value(); },
-         "port for targets given without one")
+      app, "-p,--port", "a port number from 1 to 65535",
+      [&o](const std::string& v) { return (o.port = config::ParsePort(v)).has_value(); },
+      "port for targets given without one")
       ->type_name("PORT");
   cli::AddInt(app, "-m,--max-hops", o.settings.max_hops, 1, 255,
               "highest TTL to probe, 1-255 (default 30)");
@@ -69,14 +69,14 @@ std::optional<int> ParseTraceOptions(const std::vector<std::string>& args, Trace
   cli::AddInt(app, "--retries", o.settings.max_retries, 0, 10,
               "unanswered re-probe rounds of that stretch in a row, 0-10 (default 3)");
   cli::AddValue(
-         app, "-r,--rate", "packets per second from 1 to 1000000",
-         [&o](const std::string& v) {
-           auto rate = config::ParseNumber(v);
-           if (!rate || *rate < 1 || *rate > 1e6) return false;
-           o.rate = *rate;
-           return true;
-         },
-         "probes per second across all targets, 1-1000000 (default 1000)")
+      app, "-r,--rate", "packets per second from 1 to 1000000",
+      [&o](const std::string& v) {
+        auto rate = config::ParseNumber(v);
+        if (!rate || *rate < 1 || *rate > 1e6) return false;
+        o.rate = *rate;
+        return true;
+      },
+      "probes per second across all targets, 1-1000000 (default 1000)")
       ->type_name("PPS");
   auto* v4 = app.add_flag_callback(
       "-4", [&o] { o.family = FamilyPreference::kIpv4; }, "use only IPv4 addresses of host names");
@@ -84,15 +84,15 @@ std::optional<int> ParseTraceOptions(const std::vector<std::string>& args, Trace
       "-6", [&o] { o.family = FamilyPreference::kIpv6; }, "use only IPv6 addresses of host names");
   v4->excludes(v6);
   cli::AddValue(
-         app, "-s,--source", "an IPv4 or IPv6 address",
-         [&o](const std::string& v) {
-           // The config's check (config `source:`); that the address is this
-           // host's is checked before anything is sent.
-           if (!config::IsIpLiteral(v)) return false;
-           o.source = packet::IpAddress::Parse(v);
-           return true;
-         },
-         "source address, one of this host's (default: the kernel's choice)")
+      app, "-s,--source", "an IPv4 or IPv6 address",
+      [&o](const std::string& v) {
+        // The config's check (config `source:`); that the address is this
+        // host's is checked before anything is sent.
+        if (!config::IsIpLiteral(v)) return false;
+        o.source = packet::IpAddress::Parse(v);
+        return true;
+      },
+      "source address, one of this host's (default: the kernel's choice)")
       ->type_name("ADDR");
   app.add_option("-i,--interface", o.interface, "send and capture on interface IF (default: any)")
       ->type_name("IF");
@@ -103,9 +103,10 @@ std::optional<int> ParseTraceOptions(const std::vector<std::string>& args, Trace
   cli::AddInt(app, "--flows", o.flows, 1, 16,
               "trace N flows (source ports) per target: the paths of ECMP load "
               "balancing and a block on one of them, 1-16 (default 1)");
-  app.add_flag_callback("--no-ping", [&o] { o.ping = false; },
-                        "skip the ping of the destination and its comparison (the echo "
-                        "controls that confirm a blocked hop still go out)");
+  app.add_flag_callback(
+      "--no-ping", [&o] { o.ping = false; },
+      "skip the ping of the destination and its comparison (the echo "
+      "controls that confirm a blocked hop still go out)");
   app.add_flag("-n", o.numeric,
                "numeric output: do not look up hop names (otherwise reverse DNS, in "
                "parallel, cached, at most 2 s)");
@@ -127,8 +128,10 @@ std::vector<TargetSpec> CollectTargets(const TraceOptions& o, std::vector<std::s
   std::vector<TargetSpec> specs;
   for (const std::string& t : o.targets) {
     std::string error;
-    if (auto spec = ParseTarget(t, o.port, error)) specs.push_back(*spec);
-    else errors.push_back(error);
+    if (auto spec = ParseTarget(t, o.port, error))
+      specs.push_back(*spec);
+    else
+      errors.push_back(error);
   }
   for (const std::string& file : o.targets_files) {
     auto from_file = ReadTargetsFile(file, o.port, errors);
@@ -139,8 +142,8 @@ std::vector<TargetSpec> CollectTargets(const TraceOptions& o, std::vector<std::s
 
 int RunTraceCommand(int argc, char** argv) {
   TraceOptions o;
-  if (auto code = ParseTraceOptions(std::vector<std::string>(argv, argv + argc), o, std::cout,
-                                    std::cerr))
+  if (auto code =
+          ParseTraceOptions(std::vector<std::string>(argv, argv + argc), o, std::cout, std::cerr))
     return *code;
   auto complain = [](const std::string& message) {
     std::cerr << "portpath trace: " << TerminalSafe(message) << "\n";
@@ -231,9 +234,9 @@ int RunTraceCommand(int argc, char** argv) {
       } else {
         auto lookup = io::SourceAddressFor(*address, o.interface);
         if (!lookup.address) {
-          results[i] = probe::MakeErrorResult(spec.text, spec.host, spec.port,
-                                              "no route from this host to " + address->ToString() +
-                                                  ": " + lookup.error);
+          results[i] = probe::MakeErrorResult(
+              spec.text, spec.host, spec.port,
+              "no route from this host to " + address->ToString() + ": " + lookup.error);
           results[i]->address = address;
           continue;
         }
@@ -281,7 +284,8 @@ int RunTraceCommand(int argc, char** argv) {
     if (o.json) std::cout << ResultToJson(*r) << "\n";
     // Hop names come from whoever runs the reverse zone: nothing of them may
     // drive the terminal.
-    else std::cout << TerminalSafe(ResultToText(*r, o.settings)) << (results.size() > 1 ? "\n" : "");
+    else
+      std::cout << TerminalSafe(ResultToText(*r, o.settings)) << (results.size() > 1 ? "\n" : "");
   }
   std::cout.flush();
   return all_open ? kExitAllOpen : kExitNotOpen;

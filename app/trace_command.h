@@ -14,10 +14,10 @@ namespace portpath::app {
 
 /// Exit codes shared by the commands.
 enum ExitCode : int {
-  kExitAllOpen = 0,       // every target's port is open
-  kExitNotOpen = 1,       // at least one target is not open (or could not be traced)
-  kExitUsage = 2,         // bad command line or targets
-  kExitCannotProbe = 3,   // missing capability or capture failure
+  kExitAllOpen = 0,      // every target's port is open
+  kExitNotOpen = 1,      // at least one target is not open (or could not be traced)
+  kExitUsage = 2,        // bad command line or targets
+  kExitCannotProbe = 3,  // missing capability or capture failure
 };
 
 /// The command line of `portpath trace`, as parsed (targets not yet checked).
@@ -45,7 +45,8 @@ std::optional<int> ParseTraceOptions(const std::vector<std::string>& args, Trace
 
 /// The targets of the command line and of the targets files, each checked as the
 /// config checks a target (host and port); every problem goes to `errors`.
-std::vector<TargetSpec> CollectTargets(const TraceOptions& options, std::vector<std::string>& errors);
+std::vector<TargetSpec> CollectTargets(const TraceOptions& options,
+                                       std::vector<std::string>& errors);
 
 int RunTraceCommand(int argc, char** argv);
 

@@ -1,18 +1,17 @@
 #include "config/config.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <yaml-cpp/anchor.h>
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <initializer_list>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <set>
@@ -56,10 +55,9 @@ constexpr IntRange kGapLimitRange{1, 255};
 constexpr IntRange kFlowsRange{1, 16};
 constexpr IntRange kPortRange{1, 65535};
 
-constexpr std::string_view kSettingsKeys[] = {"interval",  "timeout",   "jitter",
-                                              "max_hops",  "first_hop", "probes_per_hop",
-                                              "gap_limit", "family",    "flows",
-                                              "hop_metrics"};
+constexpr std::string_view kSettingsKeys[] = {
+    "interval",       "timeout",   "jitter", "max_hops", "first_hop",
+    "probes_per_hop", "gap_limit", "family", "flows",    "hop_metrics"};
 constexpr std::string_view kTopLevelKeys[] = {"defaults", "rate",        "source", "interface",
                                               "asn_db",   "reverse_dns", "targets"};
 constexpr std::string_view kTargetOnlyKeys[] = {"host", "ports", "port", "labels"};
@@ -537,7 +535,8 @@ class Parser {
     // A second document would be ignored by a naive loader; a stray '---' usually means two
     // files were concatenated.
     if (second) {
-      Error(*second, "expected a single YAML document, found another one; remove the '---' separator");
+      Error(*second,
+            "expected a single YAML document, found another one; remove the '---' separator");
     }
     if (!root.IsDefined() || root.IsNull()) {
       Error(root.IsDefined() ? root.Mark() : YAML::Mark::null_mark(),
@@ -875,7 +874,8 @@ ParseResult TryLoadConfigFile(const std::string& path) {
   if (::fstat(fd.get(), &info) != 0)
     return fail("cannot read: " + std::generic_category().message(errno));
   if (S_ISDIR(info.st_mode)) return fail("cannot read: " + std::generic_category().message(EISDIR));
-  if (!S_ISREG(info.st_mode)) return fail("cannot read: not a regular file (a FIFO, socket or device)");
+  if (!S_ISREG(info.st_mode))
+    return fail("cannot read: not a regular file (a FIFO, socket or device)");
   if (static_cast<std::uint64_t>(info.st_size) > kMaxFileBytes)
     return fail("cannot read: file is larger than 16 MiB");
   std::string text;

@@ -130,10 +130,9 @@ struct Config {
 
 /// Label names that portpath or Prometheus set on portpath's series; user labels may not use them.
 inline constexpr std::string_view kReservedLabels[] = {
-    "target",        "host",     "port",   "address", "ttl",    "outcome", "hop_address",
-    "address_class", "asn",      "as_org", "flow",    "path",   "le",      "quantile",
-    "job",           "instance", "reason", "type",    "version", "hop_name"
-};
+    "target",        "host",     "port",   "address", "ttl",     "outcome", "hop_address",
+    "address_class", "asn",      "as_org", "flow",    "path",    "le",      "quantile",
+    "job",           "instance", "reason", "type",    "version", "hop_name"};
 
 /// A problem with the configuration, tied to a place in the file.
 ///

@@ -1,10 +1,9 @@
 #include "exporter/prober_service.h"
 
 #include <malloc.h>
+#include <spdlog/spdlog.h>
 
 #include <utility>
-
-#include <spdlog/spdlog.h>
 
 #include "exporter/collector.h"
 #include "probe/asn/annotate.h"
@@ -16,9 +15,12 @@ namespace portpath::exporter {
 namespace {
 Detail DetailOf(config::HopMetrics hop_metrics) {
   switch (hop_metrics) {
-    case config::HopMetrics::kNone: return Detail::kDefault;
-    case config::HopMetrics::kBlocked: return Detail::kBlocked;
-    case config::HopMetrics::kAll: return Detail::kFull;
+    case config::HopMetrics::kNone:
+      return Detail::kDefault;
+    case config::HopMetrics::kBlocked:
+      return Detail::kBlocked;
+    case config::HopMetrics::kAll:
+      return Detail::kFull;
   }
   return Detail::kDefault;
 }
@@ -29,18 +31,24 @@ constexpr std::uint64_t kProbeRoundBit = std::uint64_t{1} << 57;
 
 io::FamilyFilter ToFilter(config::Family family) {
   switch (family) {
-    case config::Family::kIpv4: return io::FamilyFilter::kIpv4;
-    case config::Family::kIpv6: return io::FamilyFilter::kIpv6;
-    case config::Family::kAny: break;
+    case config::Family::kIpv4:
+      return io::FamilyFilter::kIpv4;
+    case config::Family::kIpv6:
+      return io::FamilyFilter::kIpv6;
+    case config::Family::kAny:
+      break;
   }
   return io::FamilyFilter::kAny;
 }
 
 config::Family ToFamily(io::FamilyFilter filter) {
   switch (filter) {
-    case io::FamilyFilter::kIpv4: return config::Family::kIpv4;
-    case io::FamilyFilter::kIpv6: return config::Family::kIpv6;
-    case io::FamilyFilter::kAny: break;
+    case io::FamilyFilter::kIpv4:
+      return config::Family::kIpv4;
+    case io::FamilyFilter::kIpv6:
+      return config::Family::kIpv6;
+    case io::FamilyFilter::kAny:
+      break;
   }
   return config::Family::kAny;
 }
@@ -121,10 +129,10 @@ ProberService::ProberService(ServiceOptions options, const config::Config& initi
       scheduler_(options.engine.seed + 7),
       started_(clock.Now()),
       // Captures the resolver, not the service: see Resolver.
-      dns_(options.dns, [&resolver](const std::string& host, io::FamilyFilter family,
-                                    std::string& error) {
-        return resolver.Resolve(host, ToFamily(family), error);
-      }) {
+      dns_(options.dns,
+           [&resolver](const std::string& host, io::FamilyFilter family, std::string& error) {
+             return resolver.Resolve(host, ToFamily(family), error);
+           }) {
   if (transport.mode() == probe::ProbeMode::kRaw)
     spdlog::info("probe mode: raw (TCP SYN and ICMP echo probes on raw sockets, replies captured)");
   else
@@ -151,8 +159,10 @@ void ProberService::ApplyReload(std::optional<config::Config> config, bool ok, d
   std::lock_guard lock(mutex_);
   ++shared_status_.reloads;
   shared_status_.ok = ok;
-  if (ok) shared_status_.timestamp = timestamp;
-  else ++shared_status_.failures;
+  if (ok)
+    shared_status_.timestamp = timestamp;
+  else
+    ++shared_status_.failures;
   pending_status_ = shared_status_;
   if (config) {
     SetConfiguredKeys(*config);
@@ -282,8 +292,9 @@ ProberService::RoundStart ProberService::StartRound(const TargetState& state,
                  address->ToString());
   auto source = SourceFor(*address, clock_.Now(), error);
   if (!source) {
-    error_out = probe::MakeErrorResult(state.key, state.host, state.port,
-                                       "no route from this host to " + address->ToString() + ": " + error);
+    error_out =
+        probe::MakeErrorResult(state.key, state.host, state.port,
+                               "no route from this host to " + address->ToString() + ": " + error);
     error_out.address = address;
     return RoundStart::kFailed;
   }
@@ -356,7 +367,8 @@ void ProberService::TryStart(PendingRound round, probe::TimePoint now) {
   // failure already stale, queue yet another lookup, and wait forever.
   probe::Duration max_age = options_.dns_fresh_for;
   auto steady_now = std::chrono::steady_clock::now();
-  if (round.deferred_at) max_age = std::max(max_age, probe::Duration(steady_now - *round.deferred_at));
+  if (round.deferred_at)
+    max_age = std::max(max_age, probe::Duration(steady_now - *round.deferred_at));
   probe::TraceResult error;
   // Settings as of now: a reload may have changed them while it was deferred.
   int flows = round.request ? 1 : it->second.settings.flows;
@@ -364,8 +376,10 @@ void ProberService::TryStart(PendingRound round, probe::TimePoint now) {
   if (engine_.probe_mode() != probe::ProbeMode::kRaw) flows = 1;
   switch (StartRound(it->second, round.round_id, flows, max_age, error)) {
     case RoundStart::kStarted:
-      if (round.request) running_probes_[round.round_id] = std::move(round.request);
-      else running_[round.round_id] = round.key;
+      if (round.request)
+        running_probes_[round.round_id] = std::move(round.request);
+      else
+        running_[round.round_id] = round.key;
       return;
     case RoundStart::kDeferred:
       // Not an error and not a skipped round: it starts once the name answers,
@@ -425,9 +439,9 @@ void ProberService::StartProbeRequests(probe::TimePoint now) {
   }
   for (auto& request : requests) {
     std::string key = request->target;
-    TryStart(PendingRound{std::move(key), kProbeRoundBit | next_id_++, std::move(request),
-                          std::nullopt},
-             now);
+    TryStart(
+        PendingRound{std::move(key), kProbeRoundBit | next_id_++, std::move(request), std::nullopt},
+        now);
   }
 }
 
@@ -443,8 +457,10 @@ void ProberService::Annotate(probe::TraceResult& result) {
     std::vector<packet::IpAddress> missing;
     for (probe::Hop& hop : result.hops) {
       if (!hop.address) continue;
-      if (auto name = rdns->Cached(*hop.address)) hop.name = *name;
-      else missing.push_back(*hop.address);
+      if (auto name = rdns->Cached(*hop.address))
+        hop.name = *name;
+      else
+        missing.push_back(*hop.address);
     }
     if (!missing.empty()) rdns->Prefetch(missing);
   }
@@ -462,9 +478,12 @@ void ProberService::Record(TargetState& state, probe::TraceResult result) {
   // the next round starts from scratch).
   // A refresh that found something the old verdict does not explain (it
   // was not carried) is followed by a full round at once.
-  if (!result.refreshed) state.refreshes_in_a_row = 0;
-  else if (!result.stale) state.refreshes_in_a_row = options_.refreshes_per_full;
-  else ++state.refreshes_in_a_row;
+  if (!result.refreshed)
+    state.refreshes_in_a_row = 0;
+  else if (!result.stale)
+    state.refreshes_in_a_row = options_.refreshes_per_full;
+  else
+    ++state.refreshes_in_a_row;
   // One log line per change of outcome or blocked hop, not one per trace.
   std::string now_desc = Describe(result);
   if (!previous || Describe(*previous) != now_desc) {
@@ -547,8 +566,8 @@ void ProberService::CancelRemoved() {
   // Every trace is of one round of a target (its key is the job's target):
   // a trace of a target no longer configured stops now rather than run to its
   // end, sending probes and holding router budgets and memory for nothing.
-  std::size_t cancelled =
-      engine_.Cancel([this](const probe::TraceJob& job) { return targets_.count(job.target) == 0; });
+  std::size_t cancelled = engine_.Cancel(
+      [this](const probe::TraceJob& job) { return targets_.count(job.target) == 0; });
   if (cancelled > 0) spdlog::info("reload: {} traces of removed targets cancelled", cancelled);
 }
 
@@ -591,14 +610,15 @@ void ProberService::Publish(probe::TimePoint now, bool force) {
   }
   if (!ready_ && (all_done || now - started_ >= options_.ready_after)) {
     ready_ = true;
-    spdlog::info("ready: first round {}", all_done ? "completed" : "still running, ready_after passed");
+    spdlog::info("ready: first round {}",
+                 all_done ? "completed" : "still running, ready_after passed");
   }
   last_publish_ = now;
   dirty_ = false;
 }
 
 std::variant<TargetSnapshot, ProbeNowError> ProberService::ProbeNow(const std::string& target,
-                                                                     probe::Duration timeout) {
+                                                                    probe::Duration timeout) {
   auto request = std::make_shared<ProbeRequest>();
   request->target = target;
   auto future = request->promise.get_future();
@@ -620,7 +640,8 @@ void ProberService::Run(const std::atomic<bool>& stop) {
     StartProbeRequests(now);
     // Wake at least every 100 ms for reloads and /probe requests.
     probe::Duration wait = std::chrono::milliseconds(100);
-    if (auto due = scheduler_.NextDue()) wait = std::clamp(*due - now, probe::Duration::zero(), wait);
+    if (auto due = scheduler_.NextDue())
+      wait = std::clamp(*due - now, probe::Duration::zero(), wait);
     engine_.RunOnce(wait);
     CollectFinished();
     Publish(clock_.Now(), false);

@@ -15,18 +15,18 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <optional>
+#include <set>
 #include <string>
 #include <variant>
 
 #include "config/config.h"
-#include "probe/asn/asn_database.h"
-#include "probe/io/forward_dns.h"
-#include "probe/io/reverse_dns.h"
 #include "exporter/scheduler.h"
 #include "exporter/snapshot.h"
+#include "probe/asn/asn_database.h"
 #include "probe/engine.h"
+#include "probe/io/forward_dns.h"
+#include "probe/io/reverse_dns.h"
 #include "probe/measurement.h"
 #include "probe/seams.h"
 

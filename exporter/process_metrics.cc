@@ -1,7 +1,6 @@
 #include "exporter/process_metrics.h"
 
 #include <malloc.h>
-
 #include <sys/resource.h>
 #include <unistd.h>
 

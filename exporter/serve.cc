@@ -1,8 +1,8 @@
 #include "exporter/serve.h"
 
+#include <netdb.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
-#include <netdb.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -22,15 +22,15 @@
 #include "exporter/collector.h"
 #include "exporter/http_probe.h"
 #include "exporter/http_server.h"
-#include "exporter/process_metrics.h"
 #include "exporter/prober_service.h"
+#include "exporter/process_metrics.h"
 #include "exporter/status_page.h"
 #include "exporter/web_config.h"
 #include "probe/asn/asn_database.h"
 #include "probe/io/errors.h"
 #include "probe/io/privileges.h"
-#include "probe/io/transport.h"
 #include "probe/io/system.h"
+#include "probe/io/transport.h"
 
 namespace portpath::exporter {
 namespace {
@@ -129,7 +129,8 @@ class Reloader {
     config::ParseResult result = config::TryLoadConfigFile(path_);
     if (!result.ok()) {
       std::string errors = JoinErrors(result.errors);
-      spdlog::error("config reload ({}) failed; keeping the last good configuration:\n{}", why, errors);
+      spdlog::error("config reload ({}) failed; keeping the last good configuration:\n{}", why,
+                    errors);
       service_.ApplyReload(std::nullopt, false, NowSeconds());
       return {false, errors};
     }
@@ -143,7 +144,8 @@ class Reloader {
       std::string error = std::string(key) + ": changing '" + key + "' (from " +
                           then->value_or("auto") + " to " + now->value_or("auto") +
                           ") needs a restart of portpath serve";
-      spdlog::error("config reload ({}) failed; keeping the last good configuration: {}", why, error);
+      spdlog::error("config reload ({}) failed; keeping the last good configuration: {}", why,
+                    error);
       service_.ApplyReload(std::nullopt, false, NowSeconds());
       return {false, error};
     }
@@ -292,7 +294,8 @@ int RunServe(const ServeOptions& options) {
   if (config.asn_db) {
     try {
       asn_db = asn::OpenAsnDatabase(*config.asn_db);
-      spdlog::info("ASN database {}: {} ranges ({})", *config.asn_db, asn_db->size(), asn_db->format());
+      spdlog::info("ASN database {}: {} ranges ({})", *config.asn_db, asn_db->size(),
+                   asn_db->format());
     } catch (const std::exception& e) {
       spdlog::error("portpath serve: asn_db: {}", e.what());
       return 2;

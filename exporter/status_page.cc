@@ -329,8 +329,9 @@ void StatusPage::Observe(const Snapshot& snapshot) {
       h.rounds.push_back({t.last->finished_at, t.last->outcome,
                           t.last->blocked_hop ? t.last->blocked_hop->ttl : 0});
       if (h.rounds.size() > options_.history)
-        h.rounds.erase(h.rounds.begin(),
-                       h.rounds.begin() + static_cast<std::ptrdiff_t>(h.rounds.size() - options_.history));
+        h.rounds.erase(
+            h.rounds.begin(),
+            h.rounds.begin() + static_cast<std::ptrdiff_t>(h.rounds.size() - options_.history));
       std::string state = StateOf(*t.last);
       if (state != h.state) {
         h.state = std::move(state);

@@ -11,7 +11,8 @@ bool InV4(std::uint32_t a, std::uint32_t net, int bits) {
 }
 
 constexpr std::uint32_t Ip4(int a, int b, int c, int d) {
-  return (std::uint32_t(a) << 24) | (std::uint32_t(b) << 16) | (std::uint32_t(c) << 8) | std::uint32_t(d);
+  return (std::uint32_t(a) << 24) | (std::uint32_t(b) << 16) | (std::uint32_t(c) << 8) |
+         std::uint32_t(d);
 }
 
 AddressClass ClassifyV4(std::uint32_t a) {
@@ -61,7 +62,8 @@ AddressClass ClassifyV6(const std::array<std::uint8_t, 16>& b) {
     return AddressClass::kDocumentation;
   if (Prefix6(b, {0x20, 0x01, 0x00, 0x02, 0x00, 0x00}, 48)) return AddressClass::kBenchmarking;
   if (Prefix6(b, {0x01, 0x00, 0, 0, 0, 0, 0, 0}, 64)) return AddressClass::kReserved;  // discard
-  if (Prefix6(b, {0x20, 0x01, 0x00}, 23)) return AddressClass::kReserved;  // IETF protocol assignments
+  if (Prefix6(b, {0x20, 0x01, 0x00}, 23))
+    return AddressClass::kReserved;  // IETF protocol assignments
   return AddressClass::kPublic;
 }
 
@@ -73,16 +75,26 @@ AddressClass ClassifyAddress(const packet::IpAddress& address) {
 
 std::string_view ToString(AddressClass c) {
   switch (c) {
-    case AddressClass::kPrivate: return "private";
-    case AddressClass::kShared: return "shared";
-    case AddressClass::kLoopback: return "loopback";
-    case AddressClass::kLinkLocal: return "link-local";
-    case AddressClass::kUniqueLocal: return "unique-local";
-    case AddressClass::kDocumentation: return "documentation";
-    case AddressClass::kBenchmarking: return "benchmarking";
-    case AddressClass::kMulticast: return "multicast";
-    case AddressClass::kReserved: return "reserved";
-    case AddressClass::kPublic: return "public";
+    case AddressClass::kPrivate:
+      return "private";
+    case AddressClass::kShared:
+      return "shared";
+    case AddressClass::kLoopback:
+      return "loopback";
+    case AddressClass::kLinkLocal:
+      return "link-local";
+    case AddressClass::kUniqueLocal:
+      return "unique-local";
+    case AddressClass::kDocumentation:
+      return "documentation";
+    case AddressClass::kBenchmarking:
+      return "benchmarking";
+    case AddressClass::kMulticast:
+      return "multicast";
+    case AddressClass::kReserved:
+      return "reserved";
+    case AddressClass::kPublic:
+      return "public";
   }
   return "unknown";
 }

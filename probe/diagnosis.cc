@@ -24,7 +24,8 @@ void CompareWithPing(TraceResult& tcp, const TraceResult& icmp) {
   if (tcp.outcome == Outcome::kError || icmp.outcome == Outcome::kError) return;
   bool pingable = icmp.outcome == Outcome::kOpen && icmp.destination_reached;
   tcp.icmp_reachable = pingable;
-  if (pingable && icmp.last_responding_hop) tcp.icmp_destination_ttl = icmp.last_responding_hop->ttl;
+  if (pingable && icmp.last_responding_hop)
+    tcp.icmp_destination_ttl = icmp.last_responding_hop->ttl;
 
   // A "destination" answer drawn by a probe whose TTL could not reach the
   // destination, or one that travelled fewer hops back than the destination's
@@ -115,7 +116,8 @@ std::string PathIdOf(const TraceResult& result) {
 bool PathChanged(const TraceResult& before, const TraceResult& after) {
   if (before.outcome == Outcome::kError || after.outcome == Outcome::kError) return false;
   // Where an unconfirmed round ends says nothing: its last hop may be policed.
-  if (before.blocked_hop_confirmed && after.blocked_hop_confirmed && EndTtl(before) != EndTtl(after))
+  if (before.blocked_hop_confirmed && after.blocked_hop_confirmed &&
+      EndTtl(before) != EndTtl(after))
     return true;
   for (const Hop& a : after.hops) {
     if (!a.address) continue;

@@ -227,7 +227,8 @@ void Engine::Unpark(TimePoint now) {
   std::vector<int> still;
   for (int ttl : parked_ttls_) {
     auto& queue = parked_[static_cast<std::size_t>(ttl)];
-    for (int n = hop_pacers_[static_cast<std::size_t>(ttl)].Available(now); n > 0 && !queue.empty(); --n) {
+    for (int n = hop_pacers_[static_cast<std::size_t>(ttl)].Available(now); n > 0 && !queue.empty();
+         --n) {
       ready_.push_back(queue.front());
       queue.pop_front();
     }
@@ -254,9 +255,8 @@ void Engine::SendSome(TimePoint now) {
     }
     // Probes that expire at a router wait for that TTL's pacer; the
     // destination probes (at max_hops) ask no router for anything.
-    HopPacer* hop = request->ttl < run->trace->settings().max_hops
-                        ? &hop_pacers_[request->ttl]
-                        : nullptr;
+    HopPacer* hop =
+        request->ttl < run->trace->settings().max_hops ? &hop_pacers_[request->ttl] : nullptr;
     if (hop && hop->limited() && request->optional) {
       run->trace->OnSkipped();  // an RTT sample is not worth a policed answer
       continue;
@@ -312,7 +312,8 @@ Duration Engine::WaitBudget(TimePoint now, Duration max_wait) {
   for (int ttl : parked_ttls_)
     wait = std::min(wait, hop_pacers_[static_cast<std::size_t>(ttl)].WaitTime(now));
   if (!touched_.empty()) wait = Duration::zero();
-  if (!timers_.empty()) wait = std::min(wait, std::max(Duration::zero(), timers_.top().first - now));
+  if (!timers_.empty())
+    wait = std::min(wait, std::max(Duration::zero(), timers_.top().first - now));
   return std::max(wait, Duration::zero());
 }
 

@@ -65,7 +65,8 @@ struct FinishedTrace {
 struct EngineStats {
   std::uint64_t probes_sent = 0;
   std::uint64_t send_errors = 0;
-  std::array<std::uint64_t, packet::kReplyTypeCount> replies_by_type{};  // index = packet::ReplyType
+  std::array<std::uint64_t, packet::kReplyTypeCount>
+      replies_by_type{};  // index = packet::ReplyType
   std::array<std::uint64_t, static_cast<std::size_t>(packet::DropReason::kCount)> dropped{};
   std::uint64_t traces_started = 0;
   std::uint64_t traces_finished = 0;

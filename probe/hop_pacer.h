@@ -83,7 +83,8 @@ class HopPacer {
   double burst() const { return std::max(1.0, rate_ / 20); }
   void Refill(TimePoint now) {
     if (now > last_refill_) {
-      tokens_ = std::min(burst(), tokens_ + std::chrono::duration<double>(now - last_refill_).count() * rate_);
+      tokens_ = std::min(
+          burst(), tokens_ + std::chrono::duration<double>(now - last_refill_).count() * rate_);
       last_refill_ = now;
     }
   }

@@ -8,8 +8,8 @@ MatchResult MatchReply(const FlowTable& table, const packet::ProbeIdCodec& codec
   std::uint16_t slot = codec.SlotOf(p.sequence);
   const Flow* flow = table.Find(slot);
   if (!flow) return packet::DropReason::kNoSuchTrace;
-  bool echo_of_tcp_trace = flow->protocol == packet::kProtoTcp && flow->sends_echo &&
-                           p.protocol != packet::kProtoTcp;
+  bool echo_of_tcp_trace =
+      flow->protocol == packet::kProtoTcp && flow->sends_echo && p.protocol != packet::kProtoTcp;
   if (echo_of_tcp_trace) {
     if (p.destination != flow->destination || p.source_port != flow->echo_identifier ||
         p.destination_port != 0)

@@ -44,8 +44,8 @@ void MeasurementRounds::Queue(const TraceJob& job, std::uint64_t round_id, int f
 
 void MeasurementRounds::StartQueued(Engine& engine) {
   // In order: a round of 16 flows is not overtaken for ever by rounds of 1.
-  while (!queue_.empty() && Start(engine, queue_.front().job, queue_.front().round_id,
-                                  queue_.front().flows))
+  while (!queue_.empty() &&
+         Start(engine, queue_.front().job, queue_.front().round_id, queue_.front().flows))
     queue_.pop_front();
 }
 
@@ -59,9 +59,9 @@ void MeasurementRounds::RunUntilDone(Engine& engine,
       QueuedRound& q = queue_.front();
       CompletedRound failed;
       failed.round_id = q.round_id;
-      failed.result = MakeErrorResult(q.job.target, q.job.host, q.job.port,
-                                      "a round of " + std::to_string(FlowsOf(q.flows)) +
-                                          " flows does not fit in the engine");
+      failed.result = MakeErrorResult(
+          q.job.target, q.job.host, q.job.port,
+          "a round of " + std::to_string(FlowsOf(q.flows)) + " flows does not fit in the engine");
       failed.result.address = q.job.destination;
       queue_.pop_front();
       on_done(std::move(failed));

@@ -28,7 +28,8 @@ class Pacer {
   Duration WaitTime(TimePoint now) {
     Refill(now);
     if (tokens_ >= 1) return Duration::zero();
-    return std::chrono::duration_cast<Duration>(std::chrono::duration<double>((1 - tokens_) / rate_));
+    return std::chrono::duration_cast<Duration>(
+        std::chrono::duration<double>((1 - tokens_) / rate_));
   }
 
  private:
@@ -40,7 +41,8 @@ class Pacer {
       return;
     }
     if (now > last_) {
-      tokens_ = std::min(burst_, tokens_ + std::chrono::duration<double>(now - last_).count() * rate_);
+      tokens_ =
+          std::min(burst_, tokens_ + std::chrono::duration<double>(now - last_).count() * rate_);
       last_ = now;
     }
   }

@@ -15,26 +15,40 @@ int Hop::answered() const {
 
 std::string_view ToString(Outcome o) {
   switch (o) {
-    case Outcome::kOpen: return "open";
-    case Outcome::kClosed: return "closed";
-    case Outcome::kFiltered: return "filtered";
-    case Outcome::kProhibited: return "prohibited";
-    case Outcome::kUnreachable: return "unreachable";
-    case Outcome::kError: return "error";
-    case Outcome::kResetByMiddlebox: return "reset_by_middlebox";
-    case Outcome::kAnsweredByMiddlebox: return "answered_by_middlebox";
+    case Outcome::kOpen:
+      return "open";
+    case Outcome::kClosed:
+      return "closed";
+    case Outcome::kFiltered:
+      return "filtered";
+    case Outcome::kProhibited:
+      return "prohibited";
+    case Outcome::kUnreachable:
+      return "unreachable";
+    case Outcome::kError:
+      return "error";
+    case Outcome::kResetByMiddlebox:
+      return "reset_by_middlebox";
+    case Outcome::kAnsweredByMiddlebox:
+      return "answered_by_middlebox";
   }
   return "error";
 }
 
 std::string_view ToString(HopReply r) {
   switch (r) {
-    case HopReply::kNone: return "none";
-    case HopReply::kTimeExceeded: return "time_exceeded";
-    case HopReply::kSynAck: return "syn_ack";
-    case HopReply::kRst: return "rst";
-    case HopReply::kUnreachable: return "unreachable";
-    case HopReply::kEchoReply: return "echo_reply";
+    case HopReply::kNone:
+      return "none";
+    case HopReply::kTimeExceeded:
+      return "time_exceeded";
+    case HopReply::kSynAck:
+      return "syn_ack";
+    case HopReply::kRst:
+      return "rst";
+    case HopReply::kUnreachable:
+      return "unreachable";
+    case HopReply::kEchoReply:
+      return "echo_reply";
   }
   return "none";
 }
@@ -48,22 +62,41 @@ std::string UnreachableMarker(bool v6, int code) {
   if (IsProhibitedCode(v6, code)) return "!X";
   if (v6) {
     switch (code) {
-      case 0: return "!N";
-      case 2: return "!S";
-      case 3: return "!H";
-      case 4: return "!P";
-      default: return std::string("!").append(std::to_string(code));
+      case 0:
+        return "!N";
+      case 2:
+        return "!S";
+      case 3:
+        return "!H";
+      case 4:
+        return "!P";
+      default:
+        return std::string("!").append(std::to_string(code));
     }
   }
   switch (code) {
-    case 0: case 6: case 8: case 11: return "!N";
-    case 1: case 7: case 12: return "!H";
-    case 2: case 3: return "!P";
-    case 4: return "!F";
-    case 5: return "!S";
-    case 14: return "!V";
-    case 15: return "!C";
-    default: return std::string("!").append(std::to_string(code));
+    case 0:
+    case 6:
+    case 8:
+    case 11:
+      return "!N";
+    case 1:
+    case 7:
+    case 12:
+      return "!H";
+    case 2:
+    case 3:
+      return "!P";
+    case 4:
+      return "!F";
+    case 5:
+      return "!S";
+    case 14:
+      return "!V";
+    case 15:
+      return "!C";
+    default:
+      return std::string("!").append(std::to_string(code));
   }
 }
 
@@ -93,10 +126,14 @@ std::optional<int> UnquotedSenderDistance(const packet::Reply& reply, int probe_
 
 std::string_view ToString(TraceMode m) {
   switch (m) {
-    case TraceMode::kDiscover: return "discover";
-    case TraceMode::kConfirm: return "confirm";
-    case TraceMode::kWaitPolicer: return "wait_policer";
-    case TraceMode::kDone: return "done";
+    case TraceMode::kDiscover:
+      return "discover";
+    case TraceMode::kConfirm:
+      return "confirm";
+    case TraceMode::kWaitPolicer:
+      return "wait_policer";
+    case TraceMode::kDone:
+      return "done";
   }
   return "done";
 }
@@ -126,8 +163,8 @@ bool HopBook::KnownAnswerer(bool v6, int ttl, TimePoint now) const {
 
 bool HopBook::KnownSilent(bool v6, int ttl, TimePoint now) const {
   const Entry& e = at(v6, ttl);
-  return !KnownAnswerer(v6, ttl, now) && e.silent_passes >= kSilentPasses &&
-         e.last_silent_pass && now - *e.last_silent_pass < kMemory;
+  return !KnownAnswerer(v6, ttl, now) && e.silent_passes >= kSilentPasses && e.last_silent_pass &&
+         now - *e.last_silent_pass < kMemory;
 }
 
 bool Trace::TtlState::any_outstanding() const {
@@ -135,13 +172,14 @@ bool Trace::TtlState::any_outstanding() const {
 }
 
 bool Trace::TtlState::syn_answered() const {
-  return std::any_of(probes.begin(), probes.end(), [](const Probe& p) {
-    return p.answered && p.kind == ProbeKind::kTcpSyn;
-  });
+  return std::any_of(probes.begin(), probes.end(),
+                     [](const Probe& p) { return p.answered && p.kind == ProbeKind::kTcpSyn; });
 }
 
 Trace::Trace(TraceSettings settings, TimePoint start, std::uint64_t jitter_seed)
-    : settings_(settings), start_(start), jitter_state_(jitter_seed | 1),
+    : settings_(settings),
+      start_(start),
+      jitter_state_(jitter_seed | 1),
       rotation_(jitter_seed >> 32) {
   settings_.first_hop = std::clamp(settings_.first_hop, 1, 255);
   settings_.max_hops = std::clamp(settings_.max_hops, settings_.first_hop, 255);
@@ -290,7 +328,8 @@ Trace::ReplyStatus Trace::OnReply(std::uint8_t ttl, std::uint8_t attempt,
       int distance = ttl;
       if (reply.quoted_ttl && *reply.quoted_ttl >= 1 && *reply.quoted_ttl <= ttl)
         distance = ttl - *reply.quoted_ttl + 1;
-      else if (auto d = UnquotedSenderDistance(reply, ttl)) distance = *d;
+      else if (auto d = UnquotedSenderDistance(reply, ttl))
+        distance = *d;
       ExtendWindow(distance + 1);
     } else if (auto d = DistanceEstimate()) {
       ExtendWindow(*d + 1);
@@ -300,7 +339,8 @@ Trace::ReplyStatus Trace::OnReply(std::uint8_t ttl, std::uint8_t attempt,
 }
 
 bool Trace::AnyOutstanding() const {
-  return std::any_of(ttls_.begin(), ttls_.end(), [](const TtlState& t) { return t.any_outstanding(); });
+  return std::any_of(ttls_.begin(), ttls_.end(),
+                     [](const TtlState& t) { return t.any_outstanding(); });
 }
 
 int Trace::TerminalTtl() const {
@@ -337,12 +377,18 @@ std::string Trace::DebugString() const {
   std::string out;
   for (int ttl = settings_.first_hop; ttl <= settings_.max_hops; ++ttl)
     for (const Probe& p : at(ttl).probes) {
-      auto ms = [&](TimePoint t) { return std::to_string((t - start_) / std::chrono::milliseconds(1)); };
-      out += "  ttl " + std::to_string(ttl) + " #" + std::to_string(p.attempt) +
-             (p.kind == ProbeKind::kTcpSyn ? " syn" : " echo") + " sent " + ms(p.sent) +
-             (p.answered ? " answered +" + std::to_string(p.rtt / std::chrono::microseconds(1)) + "us" : " silent") +
-             (p.controls >= 0 ? " controls " + std::to_string(p.controls_ttl) + "#" + std::to_string(p.controls) : "") +
-             "\n";
+      auto ms = [&](TimePoint t) {
+        return std::to_string((t - start_) / std::chrono::milliseconds(1));
+      };
+      out +=
+          "  ttl " + std::to_string(ttl) + " #" + std::to_string(p.attempt) +
+          (p.kind == ProbeKind::kTcpSyn ? " syn" : " echo") + " sent " + ms(p.sent) +
+          (p.answered ? " answered +" + std::to_string(p.rtt / std::chrono::microseconds(1)) + "us"
+                      : " silent") +
+          (p.controls >= 0
+               ? " controls " + std::to_string(p.controls_ttl) + "#" + std::to_string(p.controls)
+               : "") +
+          "\n";
     }
   return out;
 }
@@ -402,15 +448,19 @@ Trace::Silence Trace::SilenceAt(int ttl, const HopBook& book, bool v6, TimePoint
 Trace::Judgement Trace::Judge(TimePoint now, const HopBook& book, bool v6) const {
   Judgement j;
   int last = LastAnsweredTtl();
-  int to = std::min(std::max(last, settings_.first_hop - 1) + settings_.gap_limit, settings_.max_hops);
+  int to =
+      std::min(std::max(last, settings_.first_hop - 1) + settings_.gap_limit, settings_.max_hops);
   if (auto d = DistanceEstimate()) to = std::min(to, std::max(*d, last + 1));
   for (int ttl = std::max(last + 1, settings_.first_hop); ttl <= to; ++ttl) {
     switch (SilenceAt(ttl, book, v6, now)) {
       case Silence::kConfirmed:
         j.confirmed = j.need.empty();
         return j;
-      case Silence::kSilentRouter: break;
-      case Silence::kUnknown: j.need.push_back(ttl); break;
+      case Silence::kSilentRouter:
+        break;
+      case Silence::kUnknown:
+        j.need.push_back(ttl);
+        break;
       case Silence::kUnconfirmed:
         // A router known to answer: its silence must be confirmed whatever
         // lies beyond it, so probing further would only spend budgets.
@@ -467,10 +517,17 @@ void Trace::OnTick(TimePoint now, const HopBook& book, bool v6) {
     for (Probe& p : at(ttl).probes)
       if (p.outstanding && now >= Deadline(ttl, p)) p.outstanding = false;
   switch (mode_) {
-    case TraceMode::kDiscover: TickDiscover(now, book, v6); break;
-    case TraceMode::kConfirm: TickConfirm(now, book, v6); break;
-    case TraceMode::kWaitPolicer: TickWaitPolicer(now, book, v6); break;
-    case TraceMode::kDone: break;
+    case TraceMode::kDiscover:
+      TickDiscover(now, book, v6);
+      break;
+    case TraceMode::kConfirm:
+      TickConfirm(now, book, v6);
+      break;
+    case TraceMode::kWaitPolicer:
+      TickWaitPolicer(now, book, v6);
+      break;
+    case TraceMode::kDone:
+      break;
   }
 }
 
@@ -493,25 +550,31 @@ void Trace::TickDiscover(TimePoint now, const HopBook& book, bool v6) {
   for (int ttl = settings_.first_hop; ttl <= terminal; ++ttl)
     for (const Probe& p : at(ttl).probes)
       if (p.outstanding && p.kind == ProbeKind::kTcpSyn) return;
-  bool queued_below = std::any_of(send_queue_.begin(), send_queue_.end(), [terminal](const ProbeRequest& r) {
-    return r.kind == ProbeKind::kTcpSyn && r.ttl <= terminal;
-  });
+  bool queued_below =
+      std::any_of(send_queue_.begin(), send_queue_.end(), [terminal](const ProbeRequest& r) {
+        return r.kind == ProbeKind::kTcpSyn && r.ttl <= terminal;
+      });
   if (queued_below) return;
   // An unreachable's sender may sit one hop closer than the first probe it
   // answered (Linux decrements before FORWARD rejects). If that hop is silent
   // and the sender never answered time-exceeded, ask it once more.
   const Probe* first = nullptr;
   for (const Probe& p : at(terminal).probes)
-    if (p.answered && p.kind == ProbeKind::kTcpSyn && IsTerminal(p.reply.type)) { first = &p; break; }
+    if (p.answered && p.kind == ProbeKind::kTcpSyn && IsTerminal(p.reply.type)) {
+      first = &p;
+      break;
+    }
   if (first && first->reply.type == ReplyType::kUnreachable && !asked_unreachable_sender_) {
     asked_unreachable_sender_ = true;
     int below = terminal - 1;
     // The quoted TTL names the sender's distance when the error came from a
     // probe that outlived the path (the destination probe).
     int distance = terminal;
-    if (first->reply.quoted_ttl && *first->reply.quoted_ttl >= 1 && *first->reply.quoted_ttl <= terminal)
+    if (first->reply.quoted_ttl && *first->reply.quoted_ttl >= 1 &&
+        *first->reply.quoted_ttl <= terminal)
       distance = terminal - *first->reply.quoted_ttl;
-    else if (auto d = UnquotedSenderDistance(first->reply, terminal)) distance = *d;
+    else if (auto d = UnquotedSenderDistance(first->reply, terminal))
+      distance = *d;
     if (distance < terminal) below = std::max(distance, settings_.first_hop);
     if (below >= settings_.first_hop && below < terminal && !at(below).syn_answered()) {
       ++rounds_;
@@ -565,7 +628,8 @@ void Trace::TickConfirm(TimePoint now, const HopBook& book, bool v6) {
     const TtlState& t = at(ttl);
     bool silent_group = false;
     for (const Probe& p : t.probes) {
-      if (p.kind != ProbeKind::kTcpSyn || p.sent < round_start_ || p.failed || p.controls >= 0) continue;
+      if (p.kind != ProbeKind::kTcpSyn || p.sent < round_start_ || p.failed || p.controls >= 0)
+        continue;
       bool echo_answered = std::any_of(t.probes.begin(), t.probes.end(), [&](const Probe& c) {
         return c.kind == ProbeKind::kIcmpEcho && c.controls == p.attempt && c.answered;
       });
@@ -580,7 +644,8 @@ void Trace::TickConfirm(TimePoint now, const HopBook& book, bool v6) {
   for (int ttl = settings_.first_hop; ttl <= settings_.max_hops; ++ttl)
     for (const Probe& c : at(ttl).probes) {
       if (c.controls < 0 || c.sent < round_start_ || c.answered || c.failed) continue;
-      if (ttl == last_hop || book.KnownAnswerer(v6, ttl, now)) starved_ttls_.push_back({ttl, c.sent});
+      if (ttl == last_hop || book.KnownAnswerer(v6, ttl, now))
+        starved_ttls_.push_back({ttl, c.sent});
     }
   // A round that neither moved the last hop nor confirmed anything new was
   // spent against empty budgets (or silent routers).
@@ -664,9 +729,10 @@ void Trace::Conclude(bool confirmed) {
 void Trace::FillResult(const packet::IpAddress& destination, TraceResult& result) const {
   int terminal = TerminalTtl();
   int last = LastAnsweredTtl();
-  int shown_to = terminal != 0 ? std::min(terminal, window_)
-                               : std::min({settings_.max_hops, std::max(window_, last),
-                                           std::max(last, settings_.first_hop - 1) + settings_.gap_limit});
+  int shown_to = terminal != 0
+                     ? std::min(terminal, window_)
+                     : std::min({settings_.max_hops, std::max(window_, last),
+                                 std::max(last, settings_.first_hop - 1) + settings_.gap_limit});
   bool v6 = destination.is_v6();
   const Probe* terminal_probe = nullptr;
 
@@ -690,10 +756,18 @@ void Trace::FillResult(const packet::IpAddress& destination, TraceResult& result
       hop.address = chosen->reply.from;
       hop.mpls = chosen->reply.mpls;
       switch (chosen->reply.type) {
-        case ReplyType::kTimeExceeded: hop.reply = HopReply::kTimeExceeded; break;
-        case ReplyType::kSynAck: hop.reply = HopReply::kSynAck; break;
-        case ReplyType::kRst: hop.reply = HopReply::kRst; break;
-        case ReplyType::kEchoReply: hop.reply = HopReply::kEchoReply; break;
+        case ReplyType::kTimeExceeded:
+          hop.reply = HopReply::kTimeExceeded;
+          break;
+        case ReplyType::kSynAck:
+          hop.reply = HopReply::kSynAck;
+          break;
+        case ReplyType::kRst:
+          hop.reply = HopReply::kRst;
+          break;
+        case ReplyType::kEchoReply:
+          hop.reply = HopReply::kEchoReply;
+          break;
         case ReplyType::kUnreachable:
           hop.reply = HopReply::kUnreachable;
           hop.marker = UnreachableMarker(v6, chosen->reply.icmp_code);
@@ -711,7 +785,8 @@ void Trace::FillResult(const packet::IpAddress& destination, TraceResult& result
     result.hops.push_back(make_hop(terminal));
     // The row of the probe that outlived the path stands at the distance its
     // reply TTL tells, not at max_hops.
-    if (auto d = DistanceEstimate(); d && *d > shown_to && *d < terminal) result.hops.back().ttl = *d;
+    if (auto d = DistanceEstimate(); d && *d > shown_to && *d < terminal)
+      result.hops.back().ttl = *d;
   }
 
   result.refreshed = Refreshing();
@@ -746,10 +821,12 @@ void Trace::FillResult(const packet::IpAddress& destination, TraceResult& result
   const packet::Reply& r = terminal_probe->reply;
   result.destination_reached = r.from == destination;
   result.reply_ttl = r.reply_ttl;
-  if (r.type == ReplyType::kSynAck || r.type == ReplyType::kRst || r.type == ReplyType::kEchoReply) {
+  if (r.type == ReplyType::kSynAck || r.type == ReplyType::kRst ||
+      r.type == ReplyType::kEchoReply) {
     // For an echo trace "open" means the destination answered the ping.
     result.outcome = r.type == ReplyType::kRst ? Outcome::kClosed : Outcome::kOpen;
-    result.last_responding_hop = MakeHopRef(result.hops.empty() ? terminal : result.hops.back().ttl, r.from);
+    result.last_responding_hop =
+        MakeHopRef(result.hops.empty() ? terminal : result.hops.back().ttl, r.from);
     return;
   }
 
@@ -773,9 +850,9 @@ void Trace::FillResult(const packet::IpAddress& destination, TraceResult& result
           // Errors raised after the forwarding decrement (a FORWARD-chain
           // reject, a failed neighbour lookup) quote TTL - distance; errors
           // raised before it (no route) and a host's own errors quote one more.
-          bool after_decrement = p.reply.from != destination &&
-                                 (IsProhibitedCode(v6, p.reply.icmp_code) ||
-                                  p.reply.icmp_code == (v6 ? 3 : 1));
+          bool after_decrement =
+              p.reply.from != destination &&
+              (IsProhibitedCode(v6, p.reply.icmp_code) || p.reply.icmp_code == (v6 ? 3 : 1));
           int bound = ttl - *p.reply.quoted_ttl + (after_decrement ? 0 : 1);
           if (residual_bound == 0 || bound < residual_bound) residual_bound = bound;
         } else if (auto d = UnquotedSenderDistance(p.reply, ttl)) {
@@ -786,7 +863,8 @@ void Trace::FillResult(const packet::IpAddress& destination, TraceResult& result
   }
   if (distance == 0) {
     distance = first_error;
-    if (residual_bound >= settings_.first_hop && residual_bound < distance) distance = residual_bound;
+    if (residual_bound >= settings_.first_hop && residual_bound < distance)
+      distance = residual_bound;
   }
   HopRef ref = MakeHopRef(distance, r.from);
   result.last_responding_hop = ref;

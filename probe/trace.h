@@ -130,7 +130,6 @@ class HopBook {
     return entries_[v6 ? 1 : 0][static_cast<std::size_t>(ttl & 0xff)];
   }
   std::array<std::array<Entry, 256>, 2> entries_{};
-
 };
 
 class Trace {

@@ -3,8 +3,8 @@
 /// between threads once built (the exporter reads immutable snapshots of these).
 
 #include <chrono>
-#include <iterator>
 #include <cstdint>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,9 +30,14 @@ enum class Outcome {
   kAnsweredByMiddlebox,
 };
 std::string_view ToString(Outcome o);
-inline constexpr Outcome kAllOutcomes[] = {
-    Outcome::kOpen,  Outcome::kClosed,           Outcome::kFiltered,           Outcome::kProhibited,
-    Outcome::kUnreachable, Outcome::kError, Outcome::kResetByMiddlebox, Outcome::kAnsweredByMiddlebox};
+inline constexpr Outcome kAllOutcomes[] = {Outcome::kOpen,
+                                           Outcome::kClosed,
+                                           Outcome::kFiltered,
+                                           Outcome::kProhibited,
+                                           Outcome::kUnreachable,
+                                           Outcome::kError,
+                                           Outcome::kResetByMiddlebox,
+                                           Outcome::kAnsweredByMiddlebox};
 inline constexpr std::size_t kOutcomeCount = std::size(kAllOutcomes);
 
 /// What answered a probe at one TTL.

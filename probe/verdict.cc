@@ -12,8 +12,8 @@ std::string AsName(const HopRef& hop) {
 std::string Describe(const HopRef& hop) {
   if (!hop.address) return "hop " + std::to_string(hop.ttl) + " (which never answers for itself)";
   return "hop " + std::to_string(hop.ttl) + " (" + hop.address->ToString() + ", " +
-         (hop.asn ? AsName(hop) + ", " : std::string()) +
-         std::string(ToString(hop.address_class)) + " address)";
+         (hop.asn ? AsName(hop) + ", " : std::string()) + std::string(ToString(hop.address_class)) +
+         " address)";
 }
 
 // Who to talk to about a hop, following what a person reasons by hand: an
@@ -38,18 +38,19 @@ std::string TcpVerdict(const TraceResult& r) {
   switch (r.outcome) {
     case Outcome::kOpen:
       return PortName(r) + " is open: " + dest + " answered SYN-ACK" +
-             (r.last_responding_hop ? " at hop " + std::to_string(r.last_responding_hop->ttl) : "") +
+             (r.last_responding_hop ? " at hop " + std::to_string(r.last_responding_hop->ttl)
+                                    : "") +
              ".";
     case Outcome::kClosed:
       return dest + " is reachable" +
-             (r.last_responding_hop ? " at hop " + std::to_string(r.last_responding_hop->ttl) : "") +
+             (r.last_responding_hop ? " at hop " + std::to_string(r.last_responding_hop->ttl)
+                                    : "") +
              " but " + PortName(r) + " is closed: the host answered RST (nothing listens there).";
     case Outcome::kFiltered:
       if (!r.blocked_hop_confirmed) {
-        std::string after = r.last_responding_hop
-                                ? "the last hop that answered is " + Describe(*r.last_responding_hop) +
-                                      ", but "
-                                : "";
+        std::string after = r.last_responding_hop ? "the last hop that answered is " +
+                                                        Describe(*r.last_responding_hop) + ", but "
+                                                  : "";
         return PortName(r) + " to " + dest + " is filtered; " + after + "hop " +
                std::to_string(r.unconfirmed_hop_ttl.value_or(0)) +
                " stayed silent, and routers were rate limiting their ICMP answers, so a filter "
@@ -57,15 +58,17 @@ std::string TcpVerdict(const TraceResult& r) {
                "is not confirmed (no hop is blamed without evidence).";
       }
       if (r.stale && r.blocked_hop)
-        return PortName(r) + " to " + dest + " is silently dropped after " + Describe(*r.blocked_hop) +
+        return PortName(r) + " to " + dest + " is silently dropped after " +
+               Describe(*r.blocked_hop) +
                " (confirmed by an earlier round; this one did not re-confirm it); " +
                WhoToAsk(*r.blocked_hop) + ".";
       if (!r.blocked_hop)
         return PortName(r) + " to " + dest +
                " is filtered and no hop answered at all: the probes are dropped at the first hop "
                "or by this host's own firewall, or every router on the path is silent.";
-      return PortName(r) + " to " + dest + " is silently dropped after " + Describe(*r.blocked_hop) +
-             ": the filter sits on that hop or just after it; " + WhoToAsk(*r.blocked_hop) + ".";
+      return PortName(r) + " to " + dest + " is silently dropped after " +
+             Describe(*r.blocked_hop) + ": the filter sits on that hop or just after it; " +
+             WhoToAsk(*r.blocked_hop) + ".";
     case Outcome::kProhibited:
       if (!r.blocked_hop) return PortName(r) + " to " + dest + " is administratively prohibited.";
       if (r.destination_reached)
@@ -85,17 +88,18 @@ std::string TcpVerdict(const TraceResult& r) {
     case Outcome::kResetByMiddlebox:
     case Outcome::kAnsweredByMiddlebox: {
       bool reset = r.outcome == Outcome::kResetByMiddlebox;
-      std::string s = std::string(reset ? "a RST" : "a SYN-ACK") + " for " + PortName(r) +
-                      " claims to come from " + dest + " but was sent from closer: by " +
-                      (r.blocked_hop ? Describe(*r.blocked_hop) : std::string("a node on the way")) +
-                      (r.icmp_destination_ttl
-                           ? ", while " + dest + " itself is " +
-                                 std::to_string(*r.icmp_destination_ttl) + " hops away"
-                           : std::string()) +
-                      ". ";
+      std::string s =
+          std::string(reset ? "a RST" : "a SYN-ACK") + " for " + PortName(r) +
+          " claims to come from " + dest + " but was sent from closer: by " +
+          (r.blocked_hop ? Describe(*r.blocked_hop) : std::string("a node on the way")) +
+          (r.icmp_destination_ttl ? ", while " + dest + " itself is " +
+                                        std::to_string(*r.icmp_destination_ttl) + " hops away"
+                                  : std::string()) +
+          ". ";
       s += reset ? "The port is not closed on the host: a firewall or load balancer in front of it "
                    "rejects the connection on its behalf"
-                 : "A proxy or load balancer in front of the host accepts the connection on its behalf";
+                 : "A proxy or load balancer in front of the host accepts the connection on its "
+                   "behalf";
       if (r.blocked_hop) s += "; " + WhoToAsk(*r.blocked_hop);
       return s + ".";
     }
@@ -111,14 +115,16 @@ std::string PingSentence(const TraceResult& r) {
   if (!r.icmp_reachable || r.outcome == Outcome::kError) return "";
   std::string dest = r.address ? r.address->ToString() : r.host;
   if (!*r.icmp_reachable) {
-    if (r.outcome == Outcome::kOpen || r.outcome == Outcome::kClosed) return " (It does not answer ping.)";
+    if (r.outcome == Outcome::kOpen || r.outcome == Outcome::kClosed)
+      return " (It does not answer ping.)";
     return " The host does not answer ping either.";
   }
   if (r.outcome == Outcome::kOpen || r.outcome == Outcome::kClosed) return "";
   std::string s = " The host answers ping";
   if (r.icmp_destination_ttl) s += " (" + std::to_string(*r.icmp_destination_ttl) + " hops away)";
   s += ", so it is up and only TCP port " + std::to_string(r.port) + " is stopped";
-  if (r.divergence_hop) s += ": the ICMP and TCP paths part ways after hop " + std::to_string(*r.divergence_hop);
+  if (r.divergence_hop)
+    s += ": the ICMP and TCP paths part ways after hop " + std::to_string(*r.divergence_hop);
   return s + ".";
 }
 
@@ -132,7 +138,8 @@ std::string PathsSentence(const TraceResult& r) {
     ++blocked;
     if (p.blocked_hop) where += (where.empty() ? "" : ", ") + Describe(*p.blocked_hop);
   }
-  std::string s = " Per-flow load balancing: " + std::to_string(r.paths.size()) + " distinct paths, ";
+  std::string s =
+      " Per-flow load balancing: " + std::to_string(r.paths.size()) + " distinct paths, ";
   if (blocked == 0) return s + "none blocked.";
   if (blocked == r.paths.size()) return s + "all blocked.";
   return s + std::to_string(blocked) + " blocked" + (where.empty() ? "" : " (at " + where + ")") +

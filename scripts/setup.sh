@@ -16,6 +16,8 @@ PACKAGES=(
   scamper traceroute mtr-tiny time   # bench/peers: the peers and GNU time
   prometheus
   prometheus-alertmanager yamllint chromium buildah podman runc debootstrap   # tests/deploy
+  clang libclang-rt-14-dev clang-format clang-tidy   # fuzzing, sanitizers, format and lint checks
+  wrk   # the exporter's load and soak runs
 )
 
 missing=()

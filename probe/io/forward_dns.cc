@@ -48,7 +48,7 @@ struct ForwardDns::State {
   std::deque<Key> queue;
   std::map<Key, SteadyTime> pending;  // queued or in flight, since when
   std::map<Key, Entry> cache;
-  std::list<Key> lru;  // most recently used first
+  std::list<Key> lru;        // most recently used first
   std::vector<bool> exited;  // per worker
   std::size_t running = 0;   // workers that have not exited
   bool stopping = false;

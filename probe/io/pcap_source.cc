@@ -37,7 +37,8 @@ std::string PcapSource::FilterFor(std::uint16_t port_low, std::uint16_t port_hig
   // ports. Everything else never reaches us.
   return "(icmp and (icmp[0] == 11 or icmp[0] == 3 or icmp[0] == 0)) or "
          "(icmp6 and (ip6[40] == 1 or ip6[40] == 3 or ip6[40] == 129)) or "
-         "(tcp and dst portrange " + ports + ")";
+         "(tcp and dst portrange " +
+         ports + ")";
 }
 
 PcapSource::PcapSource(const std::optional<std::string>& interface, std::uint16_t port_low,

@@ -79,8 +79,9 @@ PrivilegeState ReadPrivilegeState() {
     } else if (key == "CapEff:" || key == "CapPrm:" || key == "CapBnd:") {
       std::string hex;
       in >> hex;
-      (key == "CapEff:" ? s.effective_caps : key == "CapPrm:" ? s.permitted_caps : s.bounding_caps) =
-          ParseHex(hex);
+      (key == "CapEff:"   ? s.effective_caps
+       : key == "CapPrm:" ? s.permitted_caps
+                          : s.bounding_caps) = ParseHex(hex);
     }
     in.ignore(1 << 16, '\n');
   }
@@ -110,7 +111,8 @@ std::string NarrowPrivileges(bool will_switch_user) {
   PrivilegeState now = ReadPrivilegeState();
   std::uint64_t permitted = now.permitted_caps & keep;
   if (SetCapabilities(permitted, permitted, 0) != 0) return ErrnoText("cannot narrow capabilities");
-  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return ErrnoText("cannot set no-new-privileges");
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+    return ErrnoText("cannot set no-new-privileges");
   return {};
 }
 
@@ -135,12 +137,15 @@ std::string DropPrivileges(const std::string& user) {
     }
     // Groups first (they need CAP_SETGID), the uid last: after it, nothing.
     if (::setgroups(0, nullptr) != 0) return ErrnoText("cannot clear supplementary groups");
-    if (::setresgid(gid, gid, gid) != 0) return ErrnoText("cannot switch to group " + std::to_string(gid));
-    if (::setresuid(uid, uid, uid) != 0) return ErrnoText("cannot switch to user " + std::to_string(uid));
+    if (::setresgid(gid, gid, gid) != 0)
+      return ErrnoText("cannot switch to group " + std::to_string(gid));
+    if (::setresuid(uid, uid, uid) != 0)
+      return ErrnoText("cannot switch to user " + std::to_string(uid));
   }
   if (SetCapabilities(0, 0, 0) != 0) return ErrnoText("cannot drop capabilities");
   ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return ErrnoText("cannot set no-new-privileges");
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+    return ErrnoText("cannot set no-new-privileges");
   PrivilegeState after = ReadPrivilegeState();
   if (after.effective_caps != 0 || after.permitted_caps != 0)
     return "capabilities are still held after dropping them: " + after.Describe();

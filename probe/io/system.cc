@@ -20,8 +20,9 @@ SourceLookup SourceAddressFor(const packet::IpAddress& destination,
     out.error = std::strerror(errno);
     return out;
   }
-  if (interface) ::setsockopt(fd.get(), SOL_SOCKET, SO_BINDTODEVICE, interface->c_str(),
-                              static_cast<socklen_t>(interface->size()));
+  if (interface)
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_BINDTODEVICE, interface->c_str(),
+                 static_cast<socklen_t>(interface->size()));
   sockaddr_storage ss{};
   socklen_t len = 0;
   if (destination.is_v4()) {
@@ -83,12 +84,12 @@ std::optional<packet::IpAddress> ResolveHost(const std::string& host, FamilyFilt
   for (addrinfo* ai = res; ai && !out; ai = ai->ai_next) {
     if (ai->ai_family == AF_INET)
       out = packet::IpAddress::FromBytes(
-          packet::Family::kIpv4,
-          reinterpret_cast<const std::uint8_t*>(&reinterpret_cast<sockaddr_in*>(ai->ai_addr)->sin_addr));
+          packet::Family::kIpv4, reinterpret_cast<const std::uint8_t*>(
+                                     &reinterpret_cast<sockaddr_in*>(ai->ai_addr)->sin_addr));
     else if (ai->ai_family == AF_INET6)
       out = packet::IpAddress::FromBytes(
-          packet::Family::kIpv6,
-          reinterpret_cast<const std::uint8_t*>(&reinterpret_cast<sockaddr_in6*>(ai->ai_addr)->sin6_addr));
+          packet::Family::kIpv6, reinterpret_cast<const std::uint8_t*>(
+                                     &reinterpret_cast<sockaddr_in6*>(ai->ai_addr)->sin6_addr));
   }
   ::freeaddrinfo(res);
   if (!out) error = "cannot resolve " + host + ": no IPv4 or IPv6 address";

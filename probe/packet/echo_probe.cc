@@ -35,7 +35,8 @@ std::vector<std::uint8_t> BuildEchoProbe(const EchoProbe& p) {
   }
   sum.add(icmp.data());
   std::uint16_t partial = static_cast<std::uint16_t>(~sum.finish());  // S, folded
-  std::uint16_t word = OnesAdd(static_cast<std::uint16_t>(~p.checksum), static_cast<std::uint16_t>(~partial));
+  std::uint16_t word =
+      OnesAdd(static_cast<std::uint16_t>(~p.checksum), static_cast<std::uint16_t>(~partial));
   icmp.put_u16_at(8, word);
   icmp.put_u16_at(2, p.checksum);
 

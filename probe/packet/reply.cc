@@ -69,7 +69,8 @@ std::variant<IpHeader, DropReason> ParseIp(Bytes data, bool quoted) {
         auto len = ext.u8();
         if (!nh || !len) return quoted ? DropReason::kQuoteTruncated : DropReason::kTruncated;
         std::size_t size = (std::size_t{*len} + 1) * 8;
-        if (rest.size() < size) return quoted ? DropReason::kQuoteTruncated : DropReason::kTruncated;
+        if (rest.size() < size)
+          return quoted ? DropReason::kQuoteTruncated : DropReason::kTruncated;
         next = *nh;
         rest = rest.subspan(size);
       } else if (next == 44) {
@@ -225,19 +226,32 @@ DecodeResult DecodeTcp(const IpHeader& outer) {
 
 std::string_view ToString(DropReason reason) {
   switch (reason) {
-    case DropReason::kTruncated: return "truncated";
-    case DropReason::kBadHeader: return "bad_header";
-    case DropReason::kUnrelatedIcmp: return "unrelated_icmp";
-    case DropReason::kQuoteNotTcp: return "quote_not_tcp";
-    case DropReason::kQuoteTruncated: return "quote_truncated";
-    case DropReason::kUnrelatedTcp: return "unrelated_tcp";
-    case DropReason::kNoSuchTrace: return "no_such_trace";
-    case DropReason::kFlowMismatch: return "flow_mismatch";
-    case DropReason::kUnknownProbe: return "unknown_probe";
-    case DropReason::kDuplicate: return "duplicate";
-    case DropReason::kLinkLayer: return "link_layer";
-    case DropReason::kBadChecksum: return "bad_checksum";
-    case DropReason::kCount: break;
+    case DropReason::kTruncated:
+      return "truncated";
+    case DropReason::kBadHeader:
+      return "bad_header";
+    case DropReason::kUnrelatedIcmp:
+      return "unrelated_icmp";
+    case DropReason::kQuoteNotTcp:
+      return "quote_not_tcp";
+    case DropReason::kQuoteTruncated:
+      return "quote_truncated";
+    case DropReason::kUnrelatedTcp:
+      return "unrelated_tcp";
+    case DropReason::kNoSuchTrace:
+      return "no_such_trace";
+    case DropReason::kFlowMismatch:
+      return "flow_mismatch";
+    case DropReason::kUnknownProbe:
+      return "unknown_probe";
+    case DropReason::kDuplicate:
+      return "duplicate";
+    case DropReason::kLinkLayer:
+      return "link_layer";
+    case DropReason::kBadChecksum:
+      return "bad_checksum";
+    case DropReason::kCount:
+      break;
   }
   return "unknown";
 }

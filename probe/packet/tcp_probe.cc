@@ -15,7 +15,7 @@ std::vector<std::uint8_t> TcpSyn(const SynProbe& p) {
   w.u16(p.source_port);
   w.u16(p.destination_port);
   w.u32(p.sequence);
-  w.u32(0);                                              // ack
+  w.u32(0);                                                         // ack
   w.u8(static_cast<std::uint8_t>((kSynTcpHeaderLength / 4) << 4));  // data offset
   w.u8(kTcpFlagSyn);
   w.u16(kWindow);

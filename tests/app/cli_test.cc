@@ -44,9 +44,33 @@ TEST(TraceOptionsTest, AcceptsBothValueSpellings) {
             "--source=192.0.2.1", "--first-hop=2", "--probes-per-hop=1", "--gap-limit=3",
             "--retries=0", "--interface=eth0", "--targets-file=t.txt", "--asn-db=asn.csv",
             "example.com"},
-           {"-m", "12", "-w", "500ms", "-r", "2000", "-p", "443", "--flows", "4", "-s",
-            "192.0.2.1", "-f", "2", "-q", "1", "--gap-limit", "3", "--retries", "0", "-i", "eth0",
-            "--targets-file", "t.txt", "--asn-db", "asn.csv", "example.com"}}) {
+           {"-m",
+            "12",
+            "-w",
+            "500ms",
+            "-r",
+            "2000",
+            "-p",
+            "443",
+            "--flows",
+            "4",
+            "-s",
+            "192.0.2.1",
+            "-f",
+            "2",
+            "-q",
+            "1",
+            "--gap-limit",
+            "3",
+            "--retries",
+            "0",
+            "-i",
+            "eth0",
+            "--targets-file",
+            "t.txt",
+            "--asn-db",
+            "asn.csv",
+            "example.com"}}) {
     auto p = Trace(args);
     ASSERT_EQ(p.code, std::nullopt) << p.err;
     const TraceOptions& o = p.options;
@@ -136,10 +160,16 @@ TEST(TraceOptionsTest, HelpReturnsZeroAndDescribesEveryOption) {
     auto p = Trace({flag});
     EXPECT_EQ(p.code, 0);
     EXPECT_EQ(p.err, "");
-    for (const char* option :
-         {"--json", "--targets-file", "--port", "--max-hops", "--first-hop", "--probes-per-hop",
-          "--timeout", "--gap-limit", "--retries", "--rate", "-4", "-6", "--source", "--interface",
-          "--asn-db", "--flows", "--no-ping", "-n", "HOST:PORT", "exit status"})
+    for (const char* option : {"--json",      "--targets-file",
+                               "--port",      "--max-hops",
+                               "--first-hop", "--probes-per-hop",
+                               "--timeout",   "--gap-limit",
+                               "--retries",   "--rate",
+                               "-4",          "-6",
+                               "--source",    "--interface",
+                               "--asn-db",    "--flows",
+                               "--no-ping",   "-n",
+                               "HOST:PORT",   "exit status"})
       EXPECT_NE(p.out.find(option), std::string::npos) << option;
     // The -n help used to say both that names are looked up and that they are not.
     EXPECT_NE(p.out.find("do not look up hop names"), std::string::npos) << p.out;
@@ -151,9 +181,8 @@ TEST(ServeOptionsTest, AcceptsEveryOptionInBothSpellings) {
   for (const auto& args : std::vector<std::vector<std::string>>{
            {"--config=c.yaml", "--web.listen-address=127.0.0.1:0", "--web.config.file=web.yml",
             "--user=nobody", "--web.ready-after=30s", "--log.level=debug"},
-           {"--config.file", "c.yaml", "--web.listen-address", "127.0.0.1:0",
-            "--web.config.file", "web.yml", "--user", "nobody", "--web.ready-after", "30s",
-            "--log.level", "debug"}}) {
+           {"--config.file", "c.yaml", "--web.listen-address", "127.0.0.1:0", "--web.config.file",
+            "web.yml", "--user", "nobody", "--web.ready-after", "30s", "--log.level", "debug"}}) {
     auto p = Serve(args);
     ASSERT_EQ(p.code, std::nullopt) << p.err;
     EXPECT_EQ(p.options.config_file, "c.yaml");

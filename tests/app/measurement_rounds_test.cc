@@ -1,13 +1,13 @@
 // Past the engine's slots, rounds wait for slots to free up: every target comes
 // back with its own result, named, and never a blank or half-started round
 // (issue 8: 3,900 targets with --flows 16 printed "target":"","port":0).
-#include "probe/measurement.h"
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <chrono>
 #include <map>
+
+#include "probe/measurement.h"
 
 namespace portpath::probe {
 namespace {
@@ -24,7 +24,9 @@ class SilentNetwork : public PacketSender, public PacketSource, public TimeSourc
     if (engine) peak_active = std::max(peak_active, engine->active());
     return 0;
   }
-  void Poll(Duration max_wait, const Handler&) override { now += std::max<Duration>(max_wait, 1ms); }
+  void Poll(Duration max_wait, const Handler&) override {
+    now += std::max<Duration>(max_wait, 1ms);
+  }
 
   TimePoint now = TimePoint{} + std::chrono::hours(24 * 365 * 50);
   const Engine* engine = nullptr;

@@ -45,23 +45,34 @@ probe::TraceResult FilteredWithMpls() {
 
 TEST(ResultOutputTest, JsonCarriesMplsAsnAndPingFields) {
   std::string json = ResultToJson(FilteredWithMpls());
-  EXPECT_NE(json.find(R"("mpls":[{"label":16006,"tc":0,"s":false,"ttl":1},{"label":2,"tc":5,"s":true,"ttl":254}])"),
-            std::string::npos) << json;
-  EXPECT_NE(json.find(R"("blocked_hop":{"ttl":2,"address":"198.51.100.18","address_class":"documentation","asn":64500,"as_org":"Example Transit, Inc."})"),
-            std::string::npos) << json;
+  EXPECT_NE(
+      json.find(
+          R"("mpls":[{"label":16006,"tc":0,"s":false,"ttl":1},{"label":2,"tc":5,"s":true,"ttl":254}])"),
+      std::string::npos)
+      << json;
+  EXPECT_NE(
+      json.find(
+          R"("blocked_hop":{"ttl":2,"address":"198.51.100.18","address_class":"documentation","asn":64500,"as_org":"Example Transit, Inc."})"),
+      std::string::npos)
+      << json;
   EXPECT_NE(json.find(R"("icmp_reachable":true,"divergence_hop":2)"), std::string::npos) << json;
   EXPECT_NE(json.find(R"("rtt_ms":[0.500,null])"), std::string::npos) << json;
   // A hop without labels has no "mpls" key, and an unknown AS is null.
-  EXPECT_NE(json.find(R"("reply":"time_exceeded","asn":null,"as_org":null})"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("reply":"time_exceeded","asn":null,"as_org":null})"), std::string::npos)
+      << json;
 }
 
 TEST(ResultOutputTest, TextShowsLabelsLikeTracerouteE) {
   probe::TraceSettings s;
   std::string text = ResultToText(FilteredWithMpls(), s);
-  EXPECT_NE(text.find(" 2  198.51.100.18 [AS64500]  1.250 ms  <MPLS:L=16006,E=0,S=0,T=1/L=2,E=5,S=1,T=254>"),
-            std::string::npos) << text;
+  EXPECT_NE(
+      text.find(
+          " 2  198.51.100.18 [AS64500]  1.250 ms  <MPLS:L=16006,E=0,S=0,T=1/L=2,E=5,S=1,T=254>"),
+      std::string::npos)
+      << text;
   EXPECT_NE(text.find(" 1  10.0.0.2  0.500 ms  *"), std::string::npos) << text;
-  EXPECT_NE(text.find("AS64500 Example Transit, Inc., so contact that provider"), std::string::npos) << text;
+  EXPECT_NE(text.find("AS64500 Example Transit, Inc., so contact that provider"), std::string::npos)
+      << text;
 }
 
 }  // namespace

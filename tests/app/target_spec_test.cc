@@ -74,9 +74,11 @@ TEST(ParseTargetTest, RefusesWhatTheConfigRefuses) {
       {"[2001:db8::1:443", "missing ']'"},
       {"2001:db8::1:443", "write IPv6 targets in brackets"},
       {"[fe80::1%eth0]:443", "IPv6 zone index"},
-      {"b\xc3\xbc" "cher.example:80", "'b\\xc3\\xbccher.example:80': 'b\\xc3\\xbccher.example' is "
-                                      "not a valid host name or IP address: label "
-                                      "'b\\xc3\\xbccher' contains a non-ASCII character"},
+      {"b\xc3\xbc"
+       "cher.example:80",
+       "'b\\xc3\\xbccher.example:80': 'b\\xc3\\xbccher.example' is "
+       "not a valid host name or IP address: label "
+       "'b\\xc3\\xbccher' contains a non-ASCII character"},
   };
   for (const Case& c : cases) {
     std::string error;
@@ -125,7 +127,10 @@ TEST_F(TargetsFileTest, NamesFileAndLineOfEachBadTarget) {
 }
 
 TEST_F(TargetsFileTest, BinaryFileGivesEscapedErrorsNeverRawBytes) {
-  std::string binary("\x7f" "ELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x03\0>\0\x01\0\0\0\x1b[2J\n", 29);
+  std::string binary(
+      "\x7f"
+      "ELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x03\0>\0\x01\0\0\0\x1b[2J\n",
+      29);
   for (int i = 0; i < 40; ++i) binary += std::string("\x9b\0\xff\x1b]0;x\x07\n", 10);
   std::vector<std::string> errors;
   auto specs = ReadTargetsFile(Write(binary), std::nullopt, errors);
@@ -147,7 +152,8 @@ TEST_F(TargetsFileTest, RefusesDirectoriesMissingAndEndlessFiles) {
   EXPECT_TRUE(ReadTargetsFile("/dev/zero", std::nullopt, errors).empty());
   ASSERT_EQ(errors.size(), 3u);
   EXPECT_EQ(errors[0], "/: cannot read the targets file: it is a directory");
-  EXPECT_EQ(errors[1], "/nonexistent/targets: cannot read the targets file: No such file or directory");
+  EXPECT_EQ(errors[1],
+            "/nonexistent/targets: cannot read the targets file: No such file or directory");
   EXPECT_EQ(errors[2], "/dev/zero: the targets file is larger than 16 MiB");
 }
 

@@ -144,8 +144,9 @@ TEST(ScalarsTest, ExplainsWhatIsWrongWithAHost) {
       {"\x1b[2Jevil.example",
        "'\\x1b[2Jevil.example' is not a valid host name or IP address: label '\\x1b[2Jevil' "
        "contains a control character '\\x1b'"},
-      {"a\tb", "'a\\x09b' is not a valid host name or IP address: label 'a\\x09b' contains a "
-               "control character '\\x09'"},
+      {"a\tb",
+       "'a\\x09b' is not a valid host name or IP address: label 'a\\x09b' contains a "
+       "control character '\\x09'"},
       {"2130706433", "'2130706433' is not a valid IPv4 address"},
   };
   for (const Case& c : cases) {

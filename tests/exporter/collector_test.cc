@@ -1,7 +1,6 @@
 #include "exporter/collector.h"
 
 #include <gtest/gtest.h>
-
 #include <zlib.h>
 
 #include <atomic>
@@ -10,8 +9,8 @@
 
 #include "exporter/http_server.h"
 #include "probe/packet/reply.h"
-#include "tests/exporter/exposition_parser.h"
 #include "test_snapshots.h"
+#include "tests/exporter/exposition_parser.h"
 
 namespace portpath::exporter {
 namespace {
@@ -74,7 +73,8 @@ std::vector<MetricFamily> RenderSnapshot(const Snapshot& snapshot) {
 
 /// The same with every target in full detail (hop_metrics: all).
 std::vector<MetricFamily> RenderFull(Snapshot snapshot) {
-  for (std::size_t i = 0; i < snapshot.targets.size(); ++i) snapshot.targets[i].detail = Detail::kFull;
+  for (std::size_t i = 0; i < snapshot.targets.size(); ++i)
+    snapshot.targets[i].detail = Detail::kFull;
   return RenderSnapshot(snapshot);
 }
 
@@ -348,9 +348,8 @@ TEST(CollectorTest, TargetWithoutResultExportsOnlyInfoAndCounters) {
   for (const auto& family : f) {
     if (!Series(f, family.name, kNew).empty()) names.insert(family.name);
   }
-  EXPECT_EQ(names,
-            (std::set<std::string>{"portpath_target_info", "portpath_skipped_rounds_total",
-                                   "portpath_path_changes_total"}));
+  EXPECT_EQ(names, (std::set<std::string>{"portpath_target_info", "portpath_skipped_rounds_total",
+                                          "portpath_path_changes_total"}));
   EXPECT_EQ(Value(f, "portpath_skipped_rounds_total", kNew), 3);
   EXPECT_EQ(Value(f, "portpath_target_info", And(kNew, {{"team", "ops"}})), 1);
   // Every configured target has an info series, traced or not.
@@ -438,8 +437,8 @@ TEST(CollectorTest, TargetRemovedFromSnapshotDisappearsAtNextScrape) {
 TEST(CollectorTest, HopThatLeftThePathDisappears) {
   TargetSnapshot open = OpenTarget();
   open.detail = Detail::kFull;
-  auto current = std::make_shared<std::atomic<SnapshotPtr>>(
-      std::make_shared<const Snapshot>(Of({open})));
+  auto current =
+      std::make_shared<std::atomic<SnapshotPtr>>(std::make_shared<const Snapshot>(Of({open})));
   MetricsEndpoint endpoint([current] { return current->load(); });
   EXPECT_EQ(Series(ParseExposition(endpoint.Text()), "portpath_hop_responded", kDb).size(), 3u);
 
@@ -465,8 +464,7 @@ TEST(CollectorTest, RenderTargetsLeavesOutSelfMetricsAndGivesFullDetail) {
 }
 
 TEST(CollectorTest, TextExpositionShowsTheBlockedHopLine) {
-  MetricsEndpoint endpoint(
-      [] { return std::make_shared<const Snapshot>(Of({FilteredTarget()})); });
+  MetricsEndpoint endpoint([] { return std::make_shared<const Snapshot>(Of({FilteredTarget()})); });
   std::string text = endpoint.Text();
   EXPECT_NE(text.find("# TYPE portpath_blocked_hop_info gauge\n"), std::string::npos) << text;
   EXPECT_NE(text.find("portpath_blocked_hop_info{target=\"web.example.com:443\",host=\"web."

@@ -57,28 +57,28 @@ TEST(PromtoolTest, RichExpositionPassesCheckMetrics) {
   }
   // Default detail, then everything (hop_metrics: all), as /metrics writes them.
   for (Detail detail : {Detail::kDefault, Detail::kFull}) {
-  Snapshot rich = test_data::RichSnapshot();
-  rich.rate_limit = 1000;
-  for (std::size_t i = 0; i < rich.targets.size(); ++i) rich.targets[i].detail = detail;
-  // Label values that need escaping.
-  rich.targets[1].labels["team"] = "web \"edge\" \\ team";
-  rich.targets[1].last->blocked_hop->asn = 64500;
-  rich.targets[1].last->blocked_hop->as_org = "Example \"Transit\", Inc.";
-  auto snapshot = std::make_shared<const Snapshot>(rich);
-  MetricsEndpoint endpoint([snapshot] { return snapshot; },
-                           {std::make_shared<ProcessCollector>("0.1.0", "abc1234")});
-  const std::string text = endpoint.Text();
+    Snapshot rich = test_data::RichSnapshot();
+    rich.rate_limit = 1000;
+    for (std::size_t i = 0; i < rich.targets.size(); ++i) rich.targets[i].detail = detail;
+    // Label values that need escaping.
+    rich.targets[1].labels["team"] = "web \"edge\" \\ team";
+    rich.targets[1].last->blocked_hop->asn = 64500;
+    rich.targets[1].last->blocked_hop->as_org = "Example \"Transit\", Inc.";
+    auto snapshot = std::make_shared<const Snapshot>(rich);
+    MetricsEndpoint endpoint([snapshot] { return snapshot; },
+                             {std::make_shared<ProcessCollector>("0.1.0", "abc1234")});
+    const std::string text = endpoint.Text();
 
-  const auto file = std::filesystem::temp_directory_path() /
-                    ("portpath-promtool-" + std::to_string(getpid()) + ".prom");
-  {
-    std::ofstream out(file);
-    out << text;
-  }
-  RunResult r = CheckMetrics(promtool, file);
-  std::filesystem::remove(file);
-  EXPECT_EQ(r.exit_code, 0) << r.output << "\n--- exposition ---\n" << text;
-  EXPECT_EQ(r.output, "") << "promtool lint findings:\n" << r.output;
+    const auto file = std::filesystem::temp_directory_path() /
+                      ("portpath-promtool-" + std::to_string(getpid()) + ".prom");
+    {
+      std::ofstream out(file);
+      out << text;
+    }
+    RunResult r = CheckMetrics(promtool, file);
+    std::filesystem::remove(file);
+    EXPECT_EQ(r.exit_code, 0) << r.output << "\n--- exposition ---\n" << text;
+    EXPECT_EQ(r.output, "") << "promtool lint findings:\n" << r.output;
   }
 }
 

@@ -32,8 +32,12 @@ probe::Hop Silent(int ttl) {
 TraceResult ConfirmedAtHop5() {
   TraceResult r;
   r.outcome = Outcome::kFiltered;
-  r.hops = {Answered(1, "10.0.0.2"), Answered(2, "10.0.1.2"), Silent(3), Silent(4),
-            Answered(5, "198.51.100.18"), Silent(6)};
+  r.hops = {Answered(1, "10.0.0.2"),
+            Answered(2, "10.0.1.2"),
+            Silent(3),
+            Silent(4),
+            Answered(5, "198.51.100.18"),
+            Silent(6)};
   HopRef ref;
   ref.ttl = 5;
   ref.address = Ip("198.51.100.18");

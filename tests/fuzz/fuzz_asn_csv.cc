@@ -38,9 +38,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   FUZZ_CHECK(db != nullptr);
   FUZZ_CHECK(db->size() > 0);
   FUZZ_CHECK(db->format() == "ip-location-db-csv");
-  static const char* const kEdges[] = {"0.0.0.0",   "255.255.255.255", "10.1.2.3", "192.0.2.1",
-                                       "::",        "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
-                                       "2001:db8::1", "::ffff:10.1.2.3", "::ffff:0.0.0.0"};
+  static const char* const kEdges[] = {"0.0.0.0",
+                                       "255.255.255.255",
+                                       "10.1.2.3",
+                                       "192.0.2.1",
+                                       "::",
+                                       "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+                                       "2001:db8::1",
+                                       "::ffff:10.1.2.3",
+                                       "::ffff:0.0.0.0"};
   for (const char* edge : kEdges) db->Lookup(*IpAddress::Parse(edge));
   const auto head = Bytes16(data, size, 0);
   const auto tail = Bytes16(data, size, size > 16 ? size - 16 : 0);

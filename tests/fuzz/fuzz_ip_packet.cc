@@ -21,8 +21,8 @@ const portpath::probe::FlowTable& Table() {
     portpath::probe::FlowTable t;
     t.Insert(0x288a, {*IpAddress::Parse("10.0.0.1"), *IpAddress::Parse("192.0.2.10"), 12000, 80,
                       0x134f, portpath::packet::kProtoTcp, true, 0x288a});
-    t.Insert(0xc827, {*IpAddress::Parse("fd00::1"), *IpAddress::Parse("2001:db8:ff::10"), 12000,
-                      80, 0x7896, portpath::packet::kProtoTcp, false, 0});
+    t.Insert(0xc827, {*IpAddress::Parse("fd00::1"), *IpAddress::Parse("2001:db8:ff::10"), 12000, 80,
+                      0x7896, portpath::packet::kProtoTcp, false, 0});
     return t;
   }();
   return table;

@@ -82,7 +82,7 @@ std::vector<std::uint8_t> IcmpError(FuzzedDataProvider& fdp, bool v6, std::uint8
     length_attribute = legacy ? 0 : padded / (v6 ? 8 : 4);
     extension.u8(0x20);  // version 2
     extension.u8(0);
-    extension.u16(0);  // checksum, patched below
+    extension.u16(0);         // checksum, patched below
     if (fdp.ConsumeBool()) {  // an object of another class first: skipped by the decoder
       const auto class_num = fdp.ConsumeIntegralInRange<std::uint8_t>(2, 255);
       const auto filler = fdp.ConsumeBytes<std::uint8_t>(fdp.ConsumeIntegralInRange(0, 16));
@@ -189,8 +189,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (kind == 0) {  // an ICMP error from a router, quoting the probe
     const bool time_exceeded = fdp.ConsumeBool();
     expected.type = time_exceeded ? ReplyType::kTimeExceeded : ReplyType::kUnreachable;
-    expected.icmp_type = static_cast<std::uint8_t>(
-        time_exceeded ? (v6 ? 3 : 11) : (v6 ? 1 : 3));
+    expected.icmp_type = static_cast<std::uint8_t>(time_exceeded ? (v6 ? 3 : 11) : (v6 ? 1 : 3));
     expected.icmp_code = fdp.ConsumeIntegral<std::uint8_t>();
     expected.from = router;
     expected.quoted_ttl = id.ttl;
@@ -218,7 +217,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     tcp.u8(0x50);
     tcp.u8(syn_ack ? 0x12 : 0x14);
     tcp.u16(fdp.ConsumeIntegral<std::uint16_t>());  // window
-    tcp.u32(0);                                      // checksum, urgent pointer
+    tcp.u32(0);                                     // checksum, urgent pointer
     reply = WithIpHeader(destination, source, kProtoTcp, expected.reply_ttl, tcp.data());
   } else {  // an echo reply from the destination
     expected.type = ReplyType::kEchoReply;
@@ -259,9 +258,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   // The trace's flow, as the engine registers it, gets the probe id back.
   portpath::probe::FlowTable table;
-  table.Insert(id.slot, portpath::probe::Flow{source, destination, source_port, destination_port,
-                                              nonce, kProtoTcp, true,
-                                              static_cast<std::uint16_t>(sequence >> 16)});
+  table.Insert(id.slot,
+               portpath::probe::Flow{source, destination, source_port, destination_port, nonce,
+                                     kProtoTcp, true, static_cast<std::uint16_t>(sequence >> 16)});
   auto match = portpath::probe::MatchReply(table, codec, *got);
   const auto* matched = std::get_if<ProbeId>(&match);
   FUZZ_CHECK(matched != nullptr);

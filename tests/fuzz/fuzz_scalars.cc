@@ -38,7 +38,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // Arbitrary millisecond counts (8 bytes of the input) format without overflow.
   if (size >= 8) {
     std::int64_t ms = 0;
-    for (int i = 0; i < 8; ++i) ms = static_cast<std::int64_t>((static_cast<std::uint64_t>(ms) << 8) | data[i]);
+    for (int i = 0; i < 8; ++i)
+      ms = static_cast<std::int64_t>((static_cast<std::uint64_t>(ms) << 8) | data[i]);
     // Open finding (tests/fuzz/RESULTS.md): FormatDuration negates INT64_MIN, undefined
     // behaviour; it only ever formats parsed durations, so the harness leaves that value out.
     if (ms != std::numeric_limits<std::int64_t>::min())

@@ -3,24 +3,23 @@
 /// RelWithDebInfo), the invariants every decoded reply must hold whatever bytes it came from,
 /// and the ICMP checksum a harness sets on the messages it builds.
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <cstdint>
 #include <variant>
 #include <vector>
 
 #include "probe/packet/bytes.h"
 #include "probe/packet/ip_address.h"
-
 #include "probe/packet/reply.h"
 
 /// Aborts with the failed condition, so libFuzzer saves the input as a crash.
-#define FUZZ_CHECK(cond)                                                            \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
+#define FUZZ_CHECK(cond)                                                                 \
+  do {                                                                                   \
+    if (!(cond)) {                                                                       \
       std::fprintf(stderr, "%s:%d: FUZZ_CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                 \
-    }                                                                               \
+      std::abort();                                                                      \
+    }                                                                                    \
   } while (0)
 
 namespace portpath::fuzz {

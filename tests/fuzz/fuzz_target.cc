@@ -80,8 +80,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   FUZZ_CHECK(fd >= 0);
   FUZZ_CHECK(write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()));
   std::vector<std::string> errors;
-  auto targets = portpath::app::ReadTargetsFile("/proc/self/fd/" + std::to_string(fd),
-                                                default_port, errors);
+  auto targets =
+      portpath::app::ReadTargetsFile("/proc/self/fd/" + std::to_string(fd), default_port, errors);
   close(fd);
   for (const auto& target : targets) {
     FUZZ_CHECK(!target.host.empty());

@@ -26,7 +26,8 @@ using Packet = std::vector<std::uint8_t>;
 void Write(const fs::path& dir, const std::string& name, const Packet& bytes) {
   fs::create_directories(dir);
   std::ofstream out(dir / name, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
   if (!out) throw std::runtime_error("cannot write " + (dir / name).string());
 }
 
@@ -72,7 +73,8 @@ int main(int argc, char** argv) {
       const Packet payload(ip.begin() + static_cast<std::ptrdiff_t>(header), ip.end());
       const bool icmp = protocol == 1 || protocol == 58;
       if (icmp || protocol == 6) {
-        const std::uint8_t selector = static_cast<std::uint8_t>(0x40 | (icmp ? 2 : 0) | (v6 ? 1 : 0));
+        const std::uint8_t selector =
+            static_cast<std::uint8_t>(0x40 | (icmp ? 2 : 0) | (v6 ? 1 : 0));
         Write(out / "transport", name, Cat({selector}, payload));
       }
       if (icmp) Write(out / "icmp_extensions", name, Cat({static_cast<std::uint8_t>(v6)}, payload));

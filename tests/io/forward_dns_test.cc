@@ -74,7 +74,8 @@ class FakeResolver {
     return families_[host];
   }
 
-  std::optional<IpAddress> Lookup(const std::string& host, FamilyFilter family, std::string& error) {
+  std::optional<IpAddress> Lookup(const std::string& host, FamilyFilter family,
+                                  std::string& error) {
     std::unique_lock lock(mu_);
     ++started_[host];
     families_[host].push_back(family);
@@ -83,7 +84,8 @@ class FakeResolver {
     auto it = answers_.find(host);
     if (it != answers_.end()) return it->second;
     auto e = errors_.find(host);
-    error = e != errors_.end() ? e->second : "cannot resolve " + host + ": Name or service not known";
+    error =
+        e != errors_.end() ? e->second : "cannot resolve " + host + ": Name or service not known";
     return std::nullopt;
   }
 
@@ -286,10 +288,11 @@ TEST(ForwardDnsTest, AddressReplacedByAFailureIsReportedAsTheFailure) {
 
 TEST(ForwardDnsTest, ThrowingLookupCountsAsFailure) {
   auto calls = std::make_shared<std::atomic<int>>(0);
-  ForwardDns dns({}, [calls](const std::string&, FamilyFilter, std::string&) -> std::optional<IpAddress> {
-    ++*calls;
-    throw std::runtime_error("resolver exploded");
-  });
+  ForwardDns dns(
+      {}, [calls](const std::string&, FamilyFilter, std::string&) -> std::optional<IpAddress> {
+        ++*calls;
+        throw std::runtime_error("resolver exploded");
+      });
 
   ForwardDnsAnswer a = Answered(dns, "db.example");
   EXPECT_EQ(a.state, State::kFailed);

@@ -29,13 +29,15 @@ bool IsRoot() { return geteuid() == 0; }
 TEST(PrivilegesTest, DropLeavesNoCapabilityAndNoNewPrivileges) {
   if (!IsRoot()) GTEST_SKIP() << "needs root to start with capabilities";
   int code = InChild([] {
-    if (std::string e = NarrowPrivileges(false); !e.empty()) return fprintf(stderr, "%s\n", e.c_str()), 1;
+    if (std::string e = NarrowPrivileges(false); !e.empty())
+      return fprintf(stderr, "%s\n", e.c_str()), 1;
     PrivilegeState narrowed = ReadPrivilegeState();
     if (narrowed.permitted_caps != (std::uint64_t{1} << CAP_NET_RAW)) return 2;
     if (!narrowed.no_new_privs) return 3;
     int raw = socket(AF_INET, SOCK_RAW, IPPROTO_RAW);
     if (raw < 0) return 4;
-    if (std::string e = DropPrivileges(""); !e.empty()) return fprintf(stderr, "%s\n", e.c_str()), 5;
+    if (std::string e = DropPrivileges(""); !e.empty())
+      return fprintf(stderr, "%s\n", e.c_str()), 5;
     PrivilegeState dropped = ReadPrivilegeState();
     if (dropped.effective_caps != 0 || dropped.permitted_caps != 0) return 6;
     if (dropped.Describe() != "uid 0, no capabilities, no-new-privileges") return 7;
@@ -51,10 +53,13 @@ TEST(PrivilegesTest, DropLeavesNoCapabilityAndNoNewPrivileges) {
 TEST(PrivilegesTest, SwitchesToAnUnprivilegedUser) {
   if (!IsRoot()) GTEST_SKIP() << "needs root to switch users";
   int code = InChild([] {
-    if (std::string e = NarrowPrivileges(true); !e.empty()) return fprintf(stderr, "%s\n", e.c_str()), 1;
-    if (std::string e = DropPrivileges("65534"); !e.empty()) return fprintf(stderr, "%s\n", e.c_str()), 2;
+    if (std::string e = NarrowPrivileges(true); !e.empty())
+      return fprintf(stderr, "%s\n", e.c_str()), 1;
+    if (std::string e = DropPrivileges("65534"); !e.empty())
+      return fprintf(stderr, "%s\n", e.c_str()), 2;
     PrivilegeState s = ReadPrivilegeState();
-    if (s.uid != 65534 || s.euid != 65534 || s.effective_caps != 0 || s.permitted_caps != 0) return 3;
+    if (s.uid != 65534 || s.euid != 65534 || s.effective_caps != 0 || s.permitted_caps != 0)
+      return 3;
     // And there is no way back.
     if (setuid(0) == 0) return 4;
     return 0;

@@ -355,7 +355,8 @@ class ConnectLikeTransport : public ProbeTransport {
       ProbeEvent seen = event;
       seen.reply.quoted_ttl.reset();
       seen.reply.mpls.clear();
-      if (seen.reply.type == packet::ReplyType::kSynAck || seen.reply.type == packet::ReplyType::kRst)
+      if (seen.reply.type == packet::ReplyType::kSynAck ||
+          seen.reply.type == packet::ReplyType::kRst)
         seen.reply.reply_ttl = 0;
       handler(seen);
     });
@@ -973,7 +974,6 @@ TEST(EngineTest, ProbeLoopWorkGrowsLinearlyWithProbesNotCubically) {
   EXPECT_FALSE(h.results[0].blocked_hop);
 }
 
-
 /// One trace of each case, IPv4 and IPv6, for the transport comparisons.
 void AddEachCase(Harness& h) {
   int i = 0;
@@ -1088,7 +1088,7 @@ TEST(EngineTest, SetRateAppliesFromTheNextSend) {
   for (const WireProbe& p : h.net.sent) times.push_back(p.sent);
   ASSERT_GT(times.size(), 300u);
   EXPECT_LE(BusiestSecond(times), 100u + 1 + 2);  // a second, the burst, a control group
-  h.engine->SetRate(0);            // refused: not a rate
+  h.engine->SetRate(0);                           // refused: not a rate
   EXPECT_EQ(h.engine->rate(), 100);
 }
 

@@ -80,7 +80,9 @@ struct Sent {
   bool answered = false;  // the simulated path sent something back
 };
 
-double Ms(TimePoint t) { return std::chrono::duration<double, std::milli>(t - TimePoint{}).count(); }
+double Ms(TimePoint t) {
+  return std::chrono::duration<double, std::milli>(t - TimePoint{}).count();
+}
 
 /// What the network does with a probe: nullopt = silence, else a reply after delay.
 struct Answer {
@@ -289,7 +291,8 @@ TEST(TraceTest, InitialWaveAsksTheDestinationFirstThenEachTtlOnceThenRttSamples)
   // engine may skip where ICMP budgets are short.
   std::vector<std::tuple<int, int, ProbeKind, bool>> want = {{4, 0, ProbeKind::kTcpSyn, false},
                                                              {4, 1, ProbeKind::kIcmpEcho, false}};
-  for (int ttl = 1; ttl <= 4; ++ttl) want.emplace_back(ttl, ttl == 4 ? 2 : 0, ProbeKind::kTcpSyn, false);
+  for (int ttl = 1; ttl <= 4; ++ttl)
+    want.emplace_back(ttl, ttl == 4 ? 2 : 0, ProbeKind::kTcpSyn, false);
   for (int a = 1; a < 3; ++a)
     for (int ttl = 1; ttl <= 4; ++ttl)
       want.emplace_back(ttl, ttl == 4 ? a + 2 : a, ProbeKind::kTcpSyn, true);

@@ -1,9 +1,10 @@
 #include "probe/verdict.h"
-#include "probe/diagnosis.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
+
+#include "probe/diagnosis.h"
 
 namespace portpath::probe {
 namespace {
