@@ -6,6 +6,9 @@
 #                           [--build DIR] [--out FILE] [--keep DIR] [--perf SECONDS]
 #        bench/serve/run.sh --smoke [--build DIR]
 #        bench/serve/run.sh --soak SECONDS [--targets 1000] [--max-growth 5] [--build DIR]
+#        bench/serve/run.sh --load SECONDS [--targets 1000] [--load-warm S] [--wrk-conns 4]
+#                           [--wrk-delay-ms 20] [--idle 8] [--slow 2] [--probe-period 1.5]
+#                           [--health-max 1.0] [--max-growth 5] [--build DIR] [--out FILE]
 #
 # For each N it builds a fresh chain lab (tests/lab/lab.sh, LAB_RATELIMIT=off: no ICMP
 # policing, so only the exporter's own cost shows), starts `portpath serve` in the lab's
@@ -26,6 +29,22 @@
 # (ctest lab.serve_bench_smoke). --soak S: N targets (default 1000) measured for S
 # seconds, RSS sampled every 10 s; fails when the end exceeds the start by more than
 # --max-growth percent (the short version runs in ctest as lab.serve_soak_short).
+# --load S (issue 8): the same lab and serve, then after the warm-up the exporter under
+# load for --load-warm (default 60 s, 15 s when S < 240) plus S seconds: wrk
+# (bench/serve/wrk_report.lua) with --wrk-conns connections on /metrics with
+# Accept-Encoding: gzip, --wrk-delay-ms between a response and the next request on a
+# connection, and bench/serve/load_clients.py: two sequential /probe?target=HOST:PORT
+# workers over the configured targets (one request each at most every --probe-period s;
+# the exporter runs two /probe at once, so they never see a 429), --idle idle and --slow
+# slow (a byte a second) connections, each reopened when the exporter drops it, and
+# /-/healthy polled every 0.5 s. VmRSS, open fds, threads and CPU are sampled every 5 s.
+# Fails (bench/serve/load_report.py prints the Markdown table) unless: wrk has no
+# non-2xx answer and no socket error (timeouts, 2 s, included); every /probe is a 200
+# with the target's portpath_outcome and last-trace series; no /-/healthy fails or takes
+# --health-max s; RSS at the end is within --max-growth % of the start (after the load's
+# warm-up); the open fds once the clients have left equal those before the load, and under
+# load stay within that count plus one per client connection. The short version runs in
+# ctest as lab.serve_load_short.
 # Writes RESULTS.md-style rows to --out (default: stdout). --perf S records `perf record -g`
 # of the exporter for S seconds into --keep DIR.
 #
@@ -52,6 +71,17 @@ PERF=0
 SMOKE=0
 SOAK=0
 MAX_GROWTH=5
+LOAD=0
+LOAD_WARM=""
+WRK_CONNS=4
+WRK_DELAY_MS=20
+WRK_TIMEOUT=2s
+IDLE=8
+SLOW=2
+PROBE_WORKERS=2
+PROBE_PERIOD=1.5
+HEALTH_MAX_S=1.0
+SAMPLE=5
 # Smoke limits (generous: the smoke run shares the CI machine with other tests).
 SMOKE_MAX_RSS_MB=40
 SMOKE_MAX_SCRAPE_S=1.0
@@ -72,7 +102,15 @@ while [[ $# -gt 0 ]]; do
     --smoke) SMOKE=1; shift ;;
     --soak) SOAK=$2; shift 2 ;;
     --max-growth) MAX_GROWTH=$2; shift 2 ;;
-    -h|--help) sed -n '2,36p' "$0"; exit 0 ;;
+    --load) LOAD=$2; shift 2 ;;
+    --load-warm) LOAD_WARM=$2; shift 2 ;;
+    --wrk-conns) WRK_CONNS=$2; shift 2 ;;
+    --wrk-delay-ms) WRK_DELAY_MS=$2; shift 2 ;;
+    --idle) IDLE=$2; shift 2 ;;
+    --slow) SLOW=$2; shift 2 ;;
+    --probe-period) PROBE_PERIOD=$2; shift 2 ;;
+    --health-max) HEALTH_MAX_S=$2; shift 2 ;;
+    -h|--help) sed -n '2,55p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -80,6 +118,11 @@ if [[ $SMOKE -eq 1 ]]; then TARGETS=200 INTERVAL=10 SCRAPE=5 MEASURE=45; fi
 if [[ $SOAK -gt 0 ]]; then
   [[ $TARGETS == *,* ]] && TARGETS=1000
   MEASURE=$SOAK
+fi
+if [[ $LOAD -gt 0 ]]; then
+  [[ $TARGETS == *,* ]] && TARGETS=1000
+  [[ -n $LOAD_WARM ]] || LOAD_WARM=$(( LOAD >= 240 ? 60 : 15 ))
+  command -v wrk >/dev/null || { echo "--load needs wrk (apt-get install wrk)" >&2; exit 2; }
 fi
 BUILD=$(cd "$BUILD" && pwd)
 PORTPATH="$BUILD/portpath"
@@ -119,27 +162,45 @@ write_config() {  # N RATE FILE
 
 rss_kb() { awk '/^VmRSS:/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 cpu_ticks() { awk '{print $14 " " $15}' "/proc/$1/stat" 2>/dev/null || echo "0 0"; }
+fd_count() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
+thread_count() { awk '/^Threads:/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
-# run_one N: prints one result line (tab-separated, see the header below).
-run_one() {
-  local n=$1 rate=$RATE dir="$WORK/n$1"
-  mkdir -p "$dir"
-  [[ $rate == auto ]] && rate=$(( n / 2 > 1000 ? n / 2 : 1000 ))
+# start_serve N DIR: builds the lab, starts the listener and `portpath serve` with N
+# target ports in the lab's client namespace. Sets SERVE_PID, SERVE_PORT and RATE_USED.
+start_serve() {
+  local n=$1 dir=$2
+  RATE_USED=$RATE
+  [[ $RATE_USED == auto ]] && RATE_USED=$(( n / 2 > 1000 ? n / 2 : 1000 ))
   LAB_RATELIMIT=off lab_up "$LAB" >"$dir/lab-up.log" 2>&1 || { cat "$dir/lab-up.log" >&2; return 1; }
   lab_start_listener "$LAB" "$BUILD/portpath-lab-listen" 80 >/dev/null
-  write_config "$n" "$rate" "$dir/config.yaml"
+  write_config "$n" "$RATE_USED" "$dir/config.yaml"
   # SERVE_WRAP (environment): a command to run portpath under (heaptrack, for one).
   # shellcheck disable=SC2086
   (exec ip netns exec "$LAB-c" ${SERVE_WRAP:-} "$PORTPATH" serve --config "$dir/config.yaml" \
     --web.listen-address 127.0.0.1:0 >"$dir/serve.log" 2>&1) &
   SERVE_PID=$!
-  local port="" _
+  local _
+  SERVE_PORT=""
   for _ in $(seq 1 100); do
-    port=$(sed -n 's/.*listening on .*(port \([0-9]*\)).*/\1/p' "$dir/serve.log" | head -1)
-    [[ -n $port ]] && break
+    SERVE_PORT=$(sed -n 's/.*listening on .*(port \([0-9]*\)).*/\1/p' "$dir/serve.log" | head -1)
+    [[ -n $SERVE_PORT ]] && break
     sleep 0.1
   done
-  [[ -n $port ]] || { cat "$dir/serve.log" >&2; echo "portpath serve did not start" >&2; return 1; }
+  [[ -n $SERVE_PORT ]] || { cat "$dir/serve.log" >&2; echo "portpath serve did not start" >&2; return 1; }
+}
+
+# stop_serve: stops `portpath serve` and removes the lab.
+stop_serve() {
+  kill "$SERVE_PID" 2>/dev/null || true; wait "$SERVE_PID" 2>/dev/null || true; SERVE_PID=""
+  lab_down "$LAB" >/dev/null 2>&1 || true
+}
+
+# run_one N: prints one result line (tab-separated, see the header below).
+run_one() {
+  local n=$1 dir="$WORK/n$1" rate port
+  mkdir -p "$dir"
+  start_serve "$n" "$dir" || return 1
+  rate=$RATE_USED port=$SERVE_PORT
   local url="http://127.0.0.1:$port/metrics"
   # Scrapes as Prometheus makes them: every $SCRAPE s, gzip, each into FILE,
   # "seconds bytes" appended to LOG; in the background until killed.
@@ -181,8 +242,7 @@ run_one() {
   kill -0 "$SERVE_PID" 2>/dev/null || { cat "$dir/serve.log" >&2; echo "portpath serve died" >&2; return 1; }
   cat "/proc/$SERVE_PID/smaps" >"$dir/smaps" 2>/dev/null || true
   gzip -dc "$dir/last.gz" >"$dir/last.txt" 2>/dev/null || cp "$dir/last.gz" "$dir/last.txt"
-  kill "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null || true; SERVE_PID=""
-  lab_down "$LAB" >/dev/null 2>&1 || true
+  stop_serve
   python3 - "$n" "$rate" "$dir" "$cpu0" "$cpu1" "$start_ns" "$end_ns" "$rss0" "$rss1" "$peak" \
     "$(getconf CLK_TCK)" <<'PY'
 import re, sys
@@ -210,6 +270,72 @@ print("\t".join(str(x) for x in [
     f"{per_target/n:.1f}", traced, len(times), fails]))
 PY
 }
+
+# load_one N: the load test (--load). Prints a Markdown table of the figures and its
+# checks; returns 1 when a check fails.
+load_one() {
+  local n=$1 dir="$WORK/load$1" total=$((LOAD_WARM + LOAD)) t0 t now
+  mkdir -p "$dir"
+  start_serve "$n" "$dir" || return 1
+  local port=$SERVE_PORT
+  sed -n 's/^  - host: //p; s/^    ports: \[\(.*\)\]/\1/p' "$dir/config.yaml" |
+    paste - - | awk '{ n = split($2, p, ","); for (i = 1; i <= n; i++) print $1 ":" p[i] }' \
+    >"$dir/targets"
+  # Warm-up without load: one interval plus 15 s (every target traced once).
+  sleep $((INTERVAL + 15))
+  local fds_before rss_before
+  fds_before=$(fd_count "$SERVE_PID") rss_before=$(rss_kb "$SERVE_PID")
+  ip netns exec "$LAB-c" env WRK_DELAY_MS="$WRK_DELAY_MS" wrk -t1 -c"$WRK_CONNS" -d"${total}s" \
+    --timeout "$WRK_TIMEOUT" -H 'Accept-Encoding: gzip' -s "$HERE/wrk_report.lua" \
+    "http://127.0.0.1:$port/metrics" >"$dir/wrk.log" 2>&1 &
+  local wrk_pid=$!
+  ip netns exec "$LAB-c" python3 "$HERE/load_clients.py" "$port" "$total" "$dir" "$dir/targets" \
+    --idle "$IDLE" --slow "$SLOW" --probe-workers "$PROBE_WORKERS" --probe-period "$PROBE_PERIOD" \
+    >"$dir/clients.json" 2>"$dir/clients.err" &
+  local clients_pid=$!
+  # Samples under load, "seconds rss_kb open_fds threads utime stime" every $SAMPLE s;
+  # the measurement starts after LOAD_WARM seconds of load.
+  : >"$dir/samples"
+  t0=$(date +%s)
+  while true; do
+    now=$(date +%s) t=$((now - t0))
+    ((t > total)) && break
+    kill -0 "$SERVE_PID" 2>/dev/null || break
+    echo "$t $(rss_kb "$SERVE_PID") $(fd_count "$SERVE_PID") $(thread_count "$SERVE_PID")" \
+      "$(cpu_ticks "$SERVE_PID")" >>"$dir/samples"
+    sleep "$SAMPLE"
+  done
+  wait "$wrk_pid" || true
+  wait "$clients_pid" || true
+  # Once every client has closed, the exporter must come back to its quiet fd count.
+  local fds_after=0 _
+  for _ in $(seq 1 10); do
+    fds_after=$(fd_count "$SERVE_PID")
+    ((fds_after <= fds_before)) && break
+    sleep 1
+  done
+  local alive=1
+  kill -0 "$SERVE_PID" 2>/dev/null || { alive=0; cat "$dir/serve.log" >&2; echo "portpath serve died" >&2; }
+  ls -l "/proc/$SERVE_PID/fd" >"$dir/fds-after" 2>/dev/null || true
+  stop_serve
+  python3 "$HERE/load_report.py" "$dir" --targets "$n" --warm "$LOAD_WARM" --load "$LOAD" \
+    --fds-before "$fds_before" --fds-after "$fds_after" --rss-before "$rss_before" \
+    --clk-tck "$(getconf CLK_TCK)" --max-growth "$MAX_GROWTH" --health-max "$HEALTH_MAX_S" \
+    --client-conns $((WRK_CONNS + IDLE + SLOW + PROBE_WORKERS + 1)) --alive "$alive" \
+    --describe "wrk -c$WRK_CONNS, ${WRK_DELAY_MS} ms between requests on a connection, Accept-Encoding: gzip, on /metrics; $PROBE_WORKERS /probe workers, one request each at most every ${PROBE_PERIOD} s; $IDLE idle and $SLOW slow (1 byte/s) connections, reopened when dropped; /-/healthy polled every 0.5 s"
+}
+
+if [[ $LOAD -gt 0 ]]; then
+  status=0
+  for n in ${TARGETS//,/ }; do
+    echo "serve load test: $n target ports, interval ${INTERVAL}s, ${LOAD_WARM}s + ${LOAD}s of load (load: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+    report=$(load_one "$n") || status=1
+    printf '%s\n\n' "$report"
+    if [[ -n $OUT ]]; then printf '%s\n\n' "$report" >>"$OUT"; fi
+  done
+  [[ $status -eq 0 ]] && echo "load: every criterion met" >&2
+  exit $status
+fi
 
 HEADER=$'targets\trate_pps\trss_start_mb\trss_end_mb\trss_peak_mb\trss_growth\tcpu_pct_of_core\tcpu_user_pct\tscrape_max_ms\tscrape_mean_ms\tscrape_gzip_mb\tscrape_text_mb\tseries_per_target\ttargets_traced\tscrapes\tscrape_failures'
 rows=""
