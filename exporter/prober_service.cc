@@ -3,6 +3,8 @@
 #include <malloc.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "exporter/collector.h"
@@ -65,6 +67,30 @@ std::string Describe(const probe::TraceResult& r) {
 void CarryConfirmedVerdict(const std::optional<probe::TraceResult>& previous,
                            probe::TraceResult& result) {
   CarryConfirmedVerdict(previous ? &*previous : nullptr, result);
+}
+
+void KeepFullRoundHops(const probe::TraceResult* previous, probe::TraceResult& result) {
+  if (!previous || !result.refreshed || !result.blocked_hop_confirmed) return;
+  if (result.outcome == probe::Outcome::kError || result.outcome != previous->outcome) return;
+  if (!result.last_responding_hop) return;
+  const int end = result.last_responding_hop->ttl;
+  // This round's answer: the row of its terminal reply (the only one answered).
+  std::optional<probe::Hop> fresh;
+  for (const probe::Hop& h : result.hops)
+    if (h.address && h.reply != probe::HopReply::kTimeExceeded) fresh = h;
+  std::vector<probe::Hop> hops = previous->hops;
+  if (fresh) {
+    fresh->ttl = end;
+    auto at =
+        std::find_if(hops.begin(), hops.end(), [end](const probe::Hop& h) { return h.ttl >= end; });
+    if (at != hops.end() && at->ttl == end)
+      *at = *fresh;
+    else
+      hops.insert(at, *fresh);
+  }
+  result.hops = std::move(hops);
+  if (result.icmp_reachable == previous->icmp_reachable)
+    result.divergence_hop = previous->divergence_hop;
 }
 
 void CompactResult(probe::TraceResult& result) {
@@ -336,17 +362,53 @@ std::optional<packet::IpAddress> ProberService::SourceFor(const packet::IpAddres
 
 void ProberService::ChooseRound(const TargetState& state, probe::TraceSettings& settings) const {
   // Serve mode remembers: while a verdict stands confirmed, most rounds only
-  // re-ask what it rests on, and every kRefreshesPerFull-th round confirms it
+  // re-ask what it rests on, and every few rounds one confirms the whole path
   // afresh. This is what keeps the routers' ICMP budgets for the verdicts at
-  // scale (a full round asks every router on every path).
-  if (!state.last || state.refreshes_in_a_row >= options_.refreshes_per_full) return;
+  // scale: a full round asks every router on every path, a refresh asks no
+  // router at all unless its verdict is a router's unreachable.
+  if (!state.last) return;
   const probe::TraceResult& last = *state.last;
-  // Only blocked ports: a reached port's round costs each router one answer
-  // (extra RTT samples are skipped where budgets are short) and is what sees
-  // its path change, so it stays full.
-  if (last.outcome == probe::Outcome::kFiltered && last.blocked_hop && last.blocked_hop_confirmed) {
-    settings.round = probe::TraceSettings::Round::kRefreshBlocked;
-    settings.known_last_hop = last.blocked_hop->ttl;
+  const bool reached =
+      last.outcome == probe::Outcome::kOpen || last.outcome == probe::Outcome::kClosed;
+  int refreshes = budget_short_ ? options_.refreshes_per_full_short
+                  : reached     ? 0
+                                : options_.refreshes_per_full;
+  if (state.refreshes_in_a_row >= refreshes) return;
+  // Several flows: each flow's path is part of the verdict; always full.
+  if (state.settings.flows > 1) return;
+  if (!last.blocked_hop_confirmed) return;
+  using probe::Outcome;
+  using Round = probe::TraceSettings::Round;
+  switch (last.outcome) {
+    case Outcome::kFiltered:
+      if (!last.blocked_hop) return;
+      settings.round = Round::kRefreshBlocked;
+      settings.known_last_hop = last.blocked_hop->ttl;
+      return;
+    case Outcome::kOpen:
+    case Outcome::kClosed:
+      // The destination's distance comes from its reply TTL, which connect
+      // mode cannot see.
+      if (engine_.probe_mode() != probe::ProbeMode::kRaw || !last.destination_reached ||
+          !last.last_responding_hop || !last.last_responding_hop->address)
+        return;
+      settings.round = Round::kRefreshEnd;
+      settings.known_last_hop = last.last_responding_hop->ttl;
+      settings.known_reply =
+          last.outcome == Outcome::kOpen ? packet::ReplyType::kSynAck : packet::ReplyType::kRst;
+      settings.known_sender = last.last_responding_hop->address;
+      return;
+    case Outcome::kProhibited:
+    case Outcome::kUnreachable:
+      if (!last.blocked_hop || !last.blocked_hop->address || !last.icmp_code) return;
+      settings.round = Round::kRefreshEnd;
+      settings.known_last_hop = last.blocked_hop->ttl;
+      settings.known_reply = packet::ReplyType::kUnreachable;
+      settings.known_sender = last.blocked_hop->address;
+      settings.known_icmp_code = *last.icmp_code;
+      return;
+    default:
+      return;  // middlebox verdicts rest on the whole path and the ping: full
   }
 }
 
@@ -473,17 +535,18 @@ void ProberService::Record(TargetState& state, probe::TraceResult result) {
   std::optional<probe::TraceResult> previous_full;
   if (state.last) previous_full = state.last.full();
   const probe::TraceResult* previous = previous_full ? &*previous_full : nullptr;
+  KeepFullRoundHops(previous, result);
   CarryConfirmedVerdict(previous, result);
   // Refreshes in a row since the last full round (an error counts as full:
-  // the next round starts from scratch).
-  // A refresh that found something the old verdict does not explain (it
-  // was not carried) is followed by a full round at once.
+  // the next round starts from scratch). A refresh that confirmed the verdict
+  // or left it standing (stale) counts one more; one that found something the
+  // old verdict does not explain (not carried) is followed by a full round.
   if (!result.refreshed)
     state.refreshes_in_a_row = 0;
-  else if (!result.stale)
-    state.refreshes_in_a_row = options_.refreshes_per_full;
-  else
+  else if (result.stale || result.blocked_hop_confirmed)
     ++state.refreshes_in_a_row;
+  else
+    state.refreshes_in_a_row = kFullNext;
   // One log line per change of outcome or blocked hop, not one per trace.
   std::string now_desc = Describe(result);
   if (!previous || Describe(*previous) != now_desc) {
@@ -576,7 +639,12 @@ void ProberService::Publish(probe::TimePoint now, bool force) {
   auto snap = std::make_shared<Snapshot>();
   snap->targets.reserve(targets_.size());
   bool all_done = true;
+  std::size_t budget_short = 0;
   for (auto& [key, state] : targets_) {
+    // The same test as portpath_icmp_budget_exceeded_targets.
+    if (state.last &&
+        (!state.last->blocked_hop_confirmed || (state.last->stale && !state.last->refreshed)))
+      ++budget_short;
     // Only a target that changed since the last publish is made again; the
     // others are shared with the snapshots before (a pointer each).
     if (!state.published || state.changed) {
@@ -597,6 +665,18 @@ void ProberService::Publish(probe::TimePoint now, bool force) {
     all_done &= state.last.has_value();
     snap->targets.push_back_shared(state.published);
   }
+  if (budget_short > 0) budget_short_until_ = now + options_.budget_short_hold;
+  const bool was_short = budget_short_;
+  budget_short_ = budget_short > 0 || now < budget_short_until_;
+  if (budget_short_ && !was_short)
+    spdlog::info(
+        "routers' ICMP budgets fall short ({} target ports unconfirmed): confirmed verdicts get "
+        "a full round every {} rounds, refresh rounds in between",
+        budget_short, options_.refreshes_per_full_short + 1);
+  else if (!budget_short_ && was_short)
+    spdlog::info(
+        "routers' ICMP budgets sufficed for {} s: full rounds as usual",
+        std::chrono::duration_cast<std::chrono::seconds>(options_.budget_short_hold).count());
   snap->engine = engine_.stats();
   snap->rate_limit = engine_.rate();
   snap->traces_by_outcome = traces_by_outcome_;

@@ -41,6 +41,14 @@ void CarryConfirmedVerdict(const std::optional<probe::TraceResult>& previous,
 /// The same with the previous result by pointer (null = none).
 void CarryConfirmedVerdict(const probe::TraceResult* previous, probe::TraceResult& result);
 
+/// A refresh round that confirmed its verdict (the destination's or the
+/// rejecting router's known answer, probe::TraceSettings::Round::kRefreshEnd)
+/// asked only the destination: its hop list becomes the last full round's
+/// with this round's answer in the row of its TTL, and the divergence hop the
+/// last full round's while the ping answers as before. Anything else is left
+/// as it is. Pure.
+void KeepFullRoundHops(const probe::TraceResult* previous, probe::TraceResult& result);
+
 /// Gives back what a stored result does not use: spare vector capacity of its
 /// hops, probes and paths. Serve keeps one result per target port for as long
 /// as it runs. Pure.
@@ -79,8 +87,17 @@ struct ServiceOptions {
   /// divergence hop and middlebox detection.
   bool ping = true;
   /// Refresh rounds (only what a confirmed verdict rests on) between two full
-  /// rounds; 0 = every round is full.
+  /// rounds, by the routers' ICMP budgets. While they suffice, a blocked port
+  /// gets refreshes_per_full refreshes between full rounds and a reached port
+  /// none (its full round costs each router one answer and is what sees its
+  /// path change). Once they fall short (some target's round could not
+  /// confirm its verdict: portpath_icmp_budget_exceeded_targets above 0), and
+  /// for budget_short_hold after the last time, every confirmed verdict gets
+  /// refreshes_per_full_short: the answers routers give go to the verdicts
+  /// rather than to hop lists. 0 = every round is full.
   int refreshes_per_full = 3;
+  int refreshes_per_full_short = 15;
+  probe::Duration budget_short_hold = std::chrono::minutes(10);
   /// Forward DNS for host names. Its timeout is how long a round waits for a
   /// name that has no usable answer yet before it is an error ("resolving HOST
   /// timed out").
@@ -148,7 +165,7 @@ class ProberService {
     std::uint64_t id = 0;  // engine tag; changes when the target is re-created
     std::uint64_t path_changes = 0;
     double last_path_change = 0;
-    int refreshes_in_a_row = 0;  // refresh rounds since the last full one
+    int refreshes_in_a_row = 0;  // refresh rounds since the last full one (kFullNext: full next)
   };
   struct ProbeRequest {
     std::string target;
@@ -173,6 +190,12 @@ class ProberService {
   void StartProbeRequests(probe::TimePoint now);
   /// Makes a scheduled round a refresh round where a confirmed verdict allows.
   void ChooseRound(const TargetState& state, probe::TraceSettings& settings) const;
+  /// refreshes_in_a_row after a refresh that found news: the next round is full.
+  static constexpr int kFullNext = 1 << 20;
+  /// Whether the routers' ICMP budgets fell short within budget_short_hold
+  /// (as of the last publish): see ProberServiceOptions::refreshes_per_full.
+  bool budget_short_ = false;
+  probe::TimePoint budget_short_until_{};
   /// Retries the rounds deferred for want of a name's first answer.
   void StartDeferred(probe::TimePoint now);
   /// Starts `round`, records its failure, or defers it (into deferred_).

@@ -197,11 +197,36 @@ Trace::Trace(TraceSettings settings, TimePoint start, std::uint64_t jitter_seed)
       ExtendWindow(settings_.first_hop + settings_.gap_limit - 1);
       break;
     case TraceSettings::Round::kRefreshBlocked:
-      Queue(known, ProbeKind::kTcpSyn);
+      // No SYN at known_last_hop: its answer would cost that router's budget
+      // and prove nothing the stale verdict claims.
       Queue(known + 1, ProbeKind::kTcpSyn);
       window_ = known + 1;
       break;
+    case TraceSettings::Round::kRefreshEnd:
+      break;  // the destination probes above are the whole round
   }
+}
+
+void Trace::Escalate() {
+  escalated_ = true;
+  if (window_ == 0) ExtendWindow(settings_.first_hop + settings_.gap_limit - 1);
+}
+
+bool Trace::IsKnownEnd(std::uint8_t ttl, const packet::Reply& reply) const {
+  if (reply.type != settings_.known_reply) return false;
+  if (!settings_.known_sender || reply.from != *settings_.known_sender) return false;
+  if (reply.type == ReplyType::kUnreachable) {
+    if (reply.icmp_code != settings_.known_icmp_code) return false;
+    // The quoted residual TTL places the sender: ttl - quoted, or one more
+    // for errors raised before the forwarding decrement (see FillResult).
+    if (!reply.quoted_ttl || *reply.quoted_ttl < 1 || *reply.quoted_ttl > ttl) return false;
+    int distance = ttl - *reply.quoted_ttl;
+    return settings_.known_last_hop == distance || settings_.known_last_hop == distance + 1;
+  }
+  // The destination's SYN-ACK or RST: from the same distance (its reply TTL).
+  if (reply.reply_ttl == 0) return false;
+  return std::min<int>(ttl, SenderDistanceFromReplyTtl(reply.reply_ttl)) ==
+         settings_.known_last_hop;
 }
 
 bool Trace::Refreshing() const {
@@ -314,9 +339,13 @@ Trace::ReplyStatus Trace::OnReply(std::uint8_t ttl, std::uint8_t attempt,
   // A refresh round asks no more than the old verdict rests on, unless the
   // answer is news: the hop after the known last hop answering.
   if (Refreshing()) {
-    bool news = p.kind == ProbeKind::kTcpSyn && ttl > settings_.known_last_hop;
+    bool news = false;
+    if (p.kind == ProbeKind::kTcpSyn) {
+      news = settings_.round == TraceSettings::Round::kRefreshEnd ? !IsKnownEnd(ttl, reply)
+                                                                  : ttl > settings_.known_last_hop;
+    }
     if (!news) return ReplyStatus::kAccepted;
-    escalated_ = true;
+    Escalate();
   }
   if (mode_ == TraceMode::kDiscover) {
     // Answers widen the window: gap_limit past a router that answered, up to
@@ -536,10 +565,18 @@ void Trace::TickDiscover(TimePoint now, const HopBook& book, bool v6) {
   if (terminal == 0) {
     if (!send_queue_.empty() || AnyOutstanding()) return;
     if (Refreshing()) {
-      // Nothing contradicts the confirmed verdict (the hop after the known
-      // last hop stayed silent): unconfirmed this round, by design.
-      int last = LastAnsweredTtl();
-      unconfirmed_ttl_ = last == settings_.known_last_hop ? last + 1 : settings_.known_last_hop;
+      if (settings_.round == TraceSettings::Round::kRefreshEnd &&
+          settings_.known_reply != ReplyType::kUnreachable) {
+        // The destination answered the port before and is silent now: news.
+        Escalate();
+        return;
+      }
+      // Nothing contradicts the confirmed verdict (nothing answered from
+      // beyond the known last hop, or an unreachable policing may have
+      // swallowed): unconfirmed this round, by design.
+      unconfirmed_ttl_ = settings_.round == TraceSettings::Round::kRefreshEnd
+                             ? settings_.known_last_hop
+                             : settings_.known_last_hop + 1;
       Conclude(false);
       return;
     }
@@ -564,7 +601,9 @@ void Trace::TickDiscover(TimePoint now, const HopBook& book, bool v6) {
       first = &p;
       break;
     }
-  if (first && first->reply.type == ReplyType::kUnreachable && !asked_unreachable_sender_) {
+  // (A refresh that got the known answer knows the sender's distance already.)
+  if (first && first->reply.type == ReplyType::kUnreachable && !asked_unreachable_sender_ &&
+      !Refreshing()) {
     asked_unreachable_sender_ = true;
     int below = terminal - 1;
     // The quoted TTL names the sender's distance when the error came from a

@@ -66,15 +66,29 @@ struct TraceSettings {
   bool echo = true;
   /// Ping the destination (an echo at max_hops) for the ping comparison.
   bool ping = true;
-  /// A refresh round (serve): an earlier round confirmed that the port is
-  /// blocked after known_last_hop, so this one re-asks only what that rests
-  /// on: the destination probes and SYNs at known_last_hop and the TTL after
-  /// it. If nothing contradicts the old verdict the trace ends unconfirmed
-  /// (the service shows the confirmed one, stale), with no confirmation groups;
-  /// an answer beyond known_last_hop turns it into a full trace.
-  enum class Round { kFull, kRefreshBlocked };
+  /// Refresh rounds (serve): an earlier round confirmed the verdict, so this
+  /// one re-asks only what the verdict rests on, and leaves the routers' ICMP
+  /// budgets to the verdicts that need them.
+  ///  - kRefreshBlocked: no answer came from beyond known_last_hop. Only the
+  ///    destination probes and a SYN at the TTL after it go out (none of them
+  ///    draws a router's answer while the verdict holds). Nothing contradicting
+  ///    it ends the trace unconfirmed (the service shows the confirmed verdict,
+  ///    stale); an answer from beyond known_last_hop turns it into a full trace.
+  ///  - kRefreshEnd: the port's answer came from known_last_hop (the
+  ///    destination's SYN-ACK or RST, or a router's unreachable): only the
+  ///    destination probes go out. The same answer (type, sender, ICMP code) from
+  ///    the same distance confirms the verdict afresh (the hop list is the last
+  ///    full round's: the service carries it); any other answer, or a silent
+  ///    destination, turns it into a full trace. A silence where an unreachable
+  ///    came (which policing may have swallowed) ends unconfirmed.
+  enum class Round { kFull, kRefreshBlocked, kRefreshEnd };
   Round round = Round::kFull;
   int known_last_hop = 0;
+  /// kRefreshEnd: the answer the verdict rests on (kSynAck, kRst or
+  /// kUnreachable), who sent it, and an unreachable's ICMP code.
+  packet::ReplyType known_reply = packet::ReplyType::kSynAck;
+  std::optional<packet::IpAddress> known_sender;
+  int known_icmp_code = 0;
 };
 
 /// What kind of packet a probe is.
@@ -261,6 +275,11 @@ class Trace {
   std::array<std::uint8_t, 256> silent_pairs_{};
   bool asked_unreachable_sender_ = false;
   bool escalated_ = false;  // a refresh round that found news and went full
+  /// kRefreshEnd: whether `reply` to the destination SYN at `ttl` is the answer
+  /// the verdict rests on (same type, sender, code and distance).
+  bool IsKnownEnd(std::uint8_t ttl, const packet::Reply& reply) const;
+  /// Turns a refresh round into a full trace from the first hop.
+  void Escalate();
   bool confirmed_ = true;
   int unconfirmed_ttl_ = 0;
   std::uint64_t jitter_state_ = 0;

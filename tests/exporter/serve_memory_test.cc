@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "exporter/prober_service.h"
+#include "probe/diagnosis.h"
 
 namespace portpath::exporter {
 namespace {
@@ -134,6 +135,73 @@ TEST(ServeMemoryTest, ARefreshOfABlockedPortIsShownStaleWithTheConfirmedHops) {
   EXPECT_TRUE(now.stale);
   ASSERT_EQ(now.hops.size(), previous->hops.size());  // the confirmed round's hop list
   EXPECT_TRUE(now.hops[0].address);
+}
+
+// Open at hop 7 (the destination 192.0.2.10), confirmed at t=100, ping
+// diverging after hop 5 (made up, to see it carried).
+TraceResult OpenAtHop7() {
+  TraceResult r;
+  r.outcome = Outcome::kOpen;
+  r.destination_reached = true;
+  r.hops = {Answered(1, "10.0.0.2"),
+            Answered(2, "10.0.1.2"),
+            Silent(3),
+            Silent(4),
+            Answered(5, "198.51.100.18"),
+            Answered(6, "203.0.113.2"),
+            Answered(7, "192.0.2.10")};
+  r.hops.back().reply = probe::HopReply::kSynAck;
+  HopRef ref;
+  ref.ttl = 7;
+  ref.address = Ip("192.0.2.10");
+  r.last_responding_hop = ref;
+  r.icmp_reachable = true;
+  r.divergence_hop = 5;
+  r.finished_at = 100;
+  CarryConfirmedVerdict(std::nullopt, r);
+  return r;
+}
+
+TEST(ServeMemoryTest, AConfirmingRefreshShowsTheFullRoundsHopsWithItsFreshAnswer) {
+  TraceResult previous = OpenAtHop7();
+  // The refresh asked only the destination: one row, its SYN-ACK, 2.5 ms.
+  TraceResult now;
+  now.outcome = Outcome::kOpen;
+  now.destination_reached = true;
+  now.refreshed = true;
+  probe::Hop fresh;
+  fresh.ttl = 7;
+  fresh.address = Ip("192.0.2.10");
+  fresh.reply = probe::HopReply::kSynAck;
+  fresh.probes.push_back({2.5, Ip("192.0.2.10")});
+  now.hops = {fresh};
+  HopRef ref;
+  ref.ttl = 7;
+  ref.address = Ip("192.0.2.10");
+  now.last_responding_hop = ref;
+  now.icmp_reachable = true;
+  now.finished_at = 200;
+  KeepFullRoundHops(&previous, now);
+  CarryConfirmedVerdict(&previous, now);
+  ASSERT_EQ(now.hops.size(), previous.hops.size());
+  EXPECT_EQ(now.hops[4].address, Ip("198.51.100.18"));
+  EXPECT_EQ(now.hops[6].probes.at(0).rtt_ms, 2.5);  // this round's answer
+  EXPECT_EQ(now.divergence_hop, 5);
+  EXPECT_FALSE(now.stale);  // confirmed by this round's own answer
+  EXPECT_EQ(now.confirmed_at, 200);
+  EXPECT_FALSE(probe::PathChanged(previous, now));
+
+  // A refresh that went full (not refreshed) or another outcome is left alone.
+  TraceResult full = now;
+  full.refreshed = false;
+  full.hops = {fresh};
+  KeepFullRoundHops(&previous, full);
+  EXPECT_EQ(full.hops.size(), 1u);
+  TraceResult closed = full;
+  closed.refreshed = true;
+  closed.outcome = Outcome::kClosed;
+  KeepFullRoundHops(&previous, closed);
+  EXPECT_EQ(closed.hops.size(), 1u);
 }
 
 }  // namespace

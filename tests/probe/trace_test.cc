@@ -1001,6 +1001,115 @@ TEST(TraceTest, NetUnreachableQuotingTheTtlBeforeTheDecrement) {
 
 // --- Bookkeeping -------------------------------------------------------------
 
+// --- Refresh rounds (serve) ---------------------------------------------------
+
+TraceSettings RefreshEnd(ReplyType known, const IpAddress& sender, int known_last_hop,
+                         int code = 0) {
+  TraceSettings s = Settings();
+  s.round = TraceSettings::Round::kRefreshEnd;
+  s.known_reply = known;
+  s.known_sender = sender;
+  s.known_last_hop = known_last_hop;
+  s.known_icmp_code = code;
+  return s;
+}
+
+TEST(TraceTest, RefreshOfAReachedPortAsksOnlyTheDestinationAndConfirms) {
+  Driver d(RefreshEnd(ReplyType::kSynAck, kDest, 7), Chain(7, ReplyType::kSynAck));
+  TraceResult r = d.Run();
+  EXPECT_EQ(r.outcome, Outcome::kOpen);
+  EXPECT_TRUE(r.refreshed);
+  EXPECT_TRUE(r.blocked_hop_confirmed);
+  ASSERT_TRUE(r.last_responding_hop);
+  EXPECT_EQ(r.last_responding_hop->ttl, 7);
+  // The SYN and the echo at max_hops: no router was asked anything.
+  EXPECT_EQ(d.sent.size(), 2u) << d.Log();
+  EXPECT_EQ(d.SentAt(30), 1);
+  EXPECT_EQ(d.SentAt(30, ProbeKind::kIcmpEcho), 1);
+}
+
+TEST(TraceTest, RefreshOfAReachedPortGoesFullWhenTheAnswerOrDistanceChanged) {
+  struct Case {
+    const char* what;
+    Path path;
+  } cases[] = {
+      {"now closed", Chain(7, ReplyType::kRst)},
+      {"one hop further", Chain(8, ReplyType::kSynAck)},
+      {"now filtered after hop 5", FilteredAfterFive(7)},
+  };
+  for (auto& c : cases) {
+    Driver d(RefreshEnd(ReplyType::kSynAck, kDest, 7), c.path);
+    TraceResult r = d.Run();
+    EXPECT_FALSE(r.refreshed) << c.what;
+    // A full trace: every TTL from the first was asked.
+    for (int ttl = 1; ttl <= 5; ++ttl) EXPECT_GE(d.SentAt(ttl), 1) << c.what << " ttl " << ttl;
+  }
+}
+
+TEST(TraceTest, RefreshOfAProhibitedPortConfirmsFromTheKnownRoutersUnreachable) {
+  // The lab's !X at r5 (quoting the TTL left after its decrement).
+  Path path = [](int ttl, int, ProbeKind kind, TimePoint) -> std::optional<Answer> {
+    if (ttl == 3 || ttl == 4) return std::nullopt;
+    if (ttl <= 5 || kind == ProbeKind::kIcmpEcho) return Ping(ttl, 8);
+    return Answer{Unreachable(kHop[5], 13, ttl - 5)};
+  };
+  Driver d(RefreshEnd(ReplyType::kUnreachable, kHop[5], 5, 13), path);
+  TraceResult r = d.Run();
+  EXPECT_EQ(r.outcome, Outcome::kProhibited);
+  EXPECT_TRUE(r.refreshed);
+  EXPECT_TRUE(r.blocked_hop_confirmed);
+  ASSERT_TRUE(r.blocked_hop);
+  EXPECT_EQ(r.blocked_hop->ttl, 5);
+  EXPECT_EQ(r.blocked_hop->address, kHop[5]);
+  EXPECT_EQ(d.sent.size(), 2u) << d.Log();  // one answer asked of r5: the verdict itself
+
+  // Another router's !X, or another code: news, a full trace.
+  Path other = [](int ttl, int, ProbeKind kind, TimePoint) -> std::optional<Answer> {
+    if (ttl <= 4 || kind == ProbeKind::kIcmpEcho) return Ping(ttl, 8);
+    return Answer{Unreachable(kHop[4], 13, ttl - 4)};
+  };
+  Driver moved(RefreshEnd(ReplyType::kUnreachable, kHop[5], 5, 13), other);
+  TraceResult m = moved.Run();
+  EXPECT_FALSE(m.refreshed);
+  ASSERT_TRUE(m.blocked_hop);
+  EXPECT_EQ(m.blocked_hop->ttl, 4);
+  EXPECT_GE(moved.SentAt(1), 1);
+}
+
+TEST(TraceTest, RefreshOfAProhibitedPortWhoseRejectIsPolicedEndsUnconfirmed) {
+  // r5's budget is empty: no !X this round. That is no evidence either way.
+  Path path = [](int ttl, int, ProbeKind kind, TimePoint) -> std::optional<Answer> {
+    if (kind == ProbeKind::kIcmpEcho) return Ping(ttl, 8);
+    if (ttl <= 4) return Answer{TimeExceeded(kHop[ttl])};
+    return std::nullopt;
+  };
+  Driver d(RefreshEnd(ReplyType::kUnreachable, kHop[5], 5, 13), path);
+  TraceResult r = d.Run();
+  EXPECT_TRUE(r.refreshed);
+  EXPECT_EQ(r.outcome, Outcome::kFiltered);
+  EXPECT_FALSE(r.blocked_hop_confirmed);
+  EXPECT_FALSE(r.blocked_hop);  // never another hop
+  EXPECT_EQ(d.sent.size(), 2u) << d.Log();
+}
+
+TEST(TraceTest, RefreshOfAFilteredPortAsksNoRouterAndGoesFullOnAnAnswerBeyond) {
+  TraceSettings s = Settings();
+  s.round = TraceSettings::Round::kRefreshBlocked;
+  s.known_last_hop = 5;
+  Driver d(s, FilteredAfterFive(9));
+  TraceResult r = d.Run();
+  EXPECT_TRUE(r.refreshed);
+  EXPECT_FALSE(r.blocked_hop_confirmed);  // shown stale by the service, never moved
+  EXPECT_FALSE(r.blocked_hop);
+  EXPECT_EQ(d.SentAt(5), 0) << d.Log();  // r5's budget is left alone
+  EXPECT_EQ(d.SentAt(6), 1);
+  // The port now passes hop 6: news, a full trace.
+  Driver opened(s, Chain(9, ReplyType::kSynAck));
+  TraceResult o = opened.Run();
+  EXPECT_FALSE(o.refreshed);
+  EXPECT_EQ(o.outcome, Outcome::kOpen);
+}
+
 TEST(TraceTest, DuplicateRepliesAreCountedOnce) {
   Trace trace(Settings(2), TimePoint{});
   // TTL 2: SYN 0, echo 1, SYN 2..4; TTL 1: SYN 0..2.
