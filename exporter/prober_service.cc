@@ -73,20 +73,21 @@ void KeepFullRoundHops(const probe::TraceResult* previous, probe::TraceResult& r
   if (!previous || !result.refreshed || !result.blocked_hop_confirmed) return;
   if (result.outcome == probe::Outcome::kError || result.outcome != previous->outcome) return;
   if (!result.last_responding_hop) return;
-  const int end = result.last_responding_hop->ttl;
-  // This round's answer: the row of its terminal reply (the only one answered).
+  // This round's answer (the only row answered) goes where the last full
+  // round's answer of the same kind stands: the destination's row, or the row
+  // of the first TTL that drew the router's unreachable.
+  auto terminal = [](const probe::Hop& h) {
+    return h.address && h.reply != probe::HopReply::kTimeExceeded &&
+           h.reply != probe::HopReply::kNone;
+  };
   std::optional<probe::Hop> fresh;
   for (const probe::Hop& h : result.hops)
-    if (h.address && h.reply != probe::HopReply::kTimeExceeded) fresh = h;
+    if (terminal(h)) fresh = h;
   std::vector<probe::Hop> hops = previous->hops;
-  if (fresh) {
-    fresh->ttl = end;
-    auto at =
-        std::find_if(hops.begin(), hops.end(), [end](const probe::Hop& h) { return h.ttl >= end; });
-    if (at != hops.end() && at->ttl == end)
-      *at = *fresh;
-    else
-      hops.insert(at, *fresh);
+  auto old_end = std::find_if(hops.rbegin(), hops.rend(), terminal);
+  if (fresh && old_end != hops.rend()) {
+    fresh->ttl = old_end->ttl;
+    *old_end = *fresh;
   }
   result.hops = std::move(hops);
   if (result.icmp_reachable == previous->icmp_reachable)

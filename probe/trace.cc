@@ -245,6 +245,7 @@ void Trace::Queue(int ttl, ProbeKind kind, bool follows_previous, int controls_t
 
 void Trace::ExtendWindow(int reach) {
   if (auto d = DistanceEstimate()) reach = std::min(reach, *d + 1);
+  if (sender_bound_ != 0) reach = std::min(reach, sender_bound_);
   reach = std::min(reach, settings_.max_hops);
   // One probe per TTL finds the path; the further probes_per_hop - 1 only
   // add RTT samples, so they go after, and only where budgets allow.
@@ -267,7 +268,8 @@ std::optional<ProbeRequest> Trace::NextProbe() {
     ProbeRequest r = send_queue_.front();
     // Beyond a terminal reply every SYN would only draw the same answer. The
     // attempt number is 8 bits in the probe id.
-    bool beyond = r.kind == ProbeKind::kTcpSyn && terminal != 0 && r.ttl > terminal;
+    bool beyond = r.kind == ProbeKind::kTcpSyn && ((terminal != 0 && r.ttl > terminal) ||
+                                                   (sender_bound_ != 0 && r.ttl > sender_bound_));
     if (beyond || at(r.ttl).probes.size() >= 255) {
       send_queue_.pop_front();
       continue;
@@ -347,19 +349,33 @@ Trace::ReplyStatus Trace::OnReply(std::uint8_t ttl, std::uint8_t attempt,
     if (!news) return ReplyStatus::kAccepted;
     Escalate();
   }
+  if (reply.type == ReplyType::kUnreachable && p.kind == ProbeKind::kTcpSyn && reply.quoted_ttl &&
+      *reply.quoted_ttl >= 1 && *reply.quoted_ttl <= ttl) {
+    // The quoted residual TTL bounds the sender's distance from above (one
+    // more for errors raised before the forwarding decrement, as FillResult
+    // reads it). Every SYN beyond it would only draw the same error again,
+    // from the same router's ICMP budget.
+    bool after_decrement =
+        reply.from != destination && (IsProhibitedCode(destination.is_v6(), reply.icmp_code) ||
+                                      reply.icmp_code == (destination.is_v6() ? 3 : 1));
+    int bound = ttl - *reply.quoted_ttl + (after_decrement ? 0 : 1);
+    bound = std::max(bound, settings_.first_hop);
+    if (sender_bound_ == 0 || bound < sender_bound_) sender_bound_ = bound;
+  }
   if (mode_ == TraceMode::kDiscover) {
     // Answers widen the window: gap_limit past a router that answered, up to
-    // just past the destination once its distance is known, up to just past
-    // an unreachable's sender by the TTL it quotes.
+    // just past the destination once its distance is known, up to an
+    // unreachable's sender by the TTL it quotes.
     if (reply.type == ReplyType::kTimeExceeded && p.kind == ProbeKind::kTcpSyn) {
       ExtendWindow(ttl + settings_.gap_limit);
     } else if (reply.type == ReplyType::kUnreachable && p.kind == ProbeKind::kTcpSyn) {
-      int distance = ttl;
-      if (reply.quoted_ttl && *reply.quoted_ttl >= 1 && *reply.quoted_ttl <= ttl)
-        distance = ttl - *reply.quoted_ttl + 1;
-      else if (auto d = UnquotedSenderDistance(reply, ttl))
-        distance = *d;
-      ExtendWindow(distance + 1);
+      if (sender_bound_ != 0) {
+        ExtendWindow(sender_bound_);
+      } else {
+        int distance = ttl;
+        if (auto d = UnquotedSenderDistance(reply, ttl)) distance = *d;
+        ExtendWindow(distance + 1);
+      }
     } else if (auto d = DistanceEstimate()) {
       ExtendWindow(*d + 1);
     }
@@ -823,8 +839,18 @@ void Trace::FillResult(const packet::IpAddress& destination, TraceResult& result
   if (terminal > shown_to) {
     result.hops.push_back(make_hop(terminal));
     // The row of the probe that outlived the path stands at the distance its
-    // reply TTL tells, not at max_hops.
-    if (auto d = DistanceEstimate(); d && *d > shown_to && *d < terminal)
+    // reply TTL tells, not at max_hops; a router's unreachable (no SYN went
+    // past its sender's distance) right after the window, as traceroute shows
+    // it: the first TTL that draws the error instead of time-exceeded.
+    const Probe* end = nullptr;
+    for (const Probe& p : at(terminal).probes)
+      if (p.answered && p.kind == ProbeKind::kTcpSyn && IsTerminal(p.reply.type)) {
+        end = &p;
+        break;
+      }
+    if (end && end->reply.type == ReplyType::kUnreachable && end->reply.from != destination)
+      result.hops.back().ttl = shown_to + 1;
+    else if (auto d = DistanceEstimate(); d && *d > shown_to && *d < terminal)
       result.hops.back().ttl = *d;
   }
 

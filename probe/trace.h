@@ -274,6 +274,9 @@ class Trace {
   /// Rounds in which each TTL got a pair whose both probes stayed silent.
   std::array<std::uint8_t, 256> silent_pairs_{};
   bool asked_unreachable_sender_ = false;
+  /// The lowest upper bound on an unreachable's sender distance (its quoted
+  /// TTL), 0 while none came: no SYN goes beyond it.
+  int sender_bound_ = 0;
   bool escalated_ = false;  // a refresh round that found news and went full
   /// kRefreshEnd: whether `reply` to the destination SYN at `ttl` is the answer
   /// the verdict rests on (same type, sender, code and distance).
