@@ -303,6 +303,12 @@ load_one() {
     kill -0 "$SERVE_PID" 2>/dev/null || break
     echo "$t $(rss_kb "$SERVE_PID") $(fd_count "$SERVE_PID") $(thread_count "$SERVE_PID")" \
       "$(cpu_ticks "$SERVE_PID")" >>"$dir/samples"
+    # The memory map at the start of the measurement and at each sample (the last one
+    # kept), so that load_report.py can say which mappings grew.
+    if ((t >= LOAD_WARM)); then
+      [[ -e $dir/smaps-start ]] || cp "/proc/$SERVE_PID/smaps" "$dir/smaps-start" 2>/dev/null || true
+      cp "/proc/$SERVE_PID/smaps" "$dir/smaps-end" 2>/dev/null || true
+    fi
     sleep "$SAMPLE"
   done
   wait "$wrk_pid" || true
