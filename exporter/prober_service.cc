@@ -333,6 +333,9 @@ ProberService::RoundStart ProberService::StartRound(const TargetState& state,
   job.port = state.port;
   job.settings = TraceSettingsFor(state.settings);
   job.settings.ping = options_.ping;
+  // Scheduled rounds spend the routers' budgets on verdicts first; /probe
+  // rounds return the whole hop list.
+  job.settings.hop_list_optional = !(round_id & kProbeRoundBit);
   if (!(round_id & kProbeRoundBit)) ChooseRound(state, job.settings);
   if (!rounds_.Start(engine_, job, round_id, flows)) {
     error_out = probe::MakeErrorResult(state.key, state.host, state.port,

@@ -212,6 +212,13 @@ void Trace::Escalate() {
   if (window_ == 0) ExtendWindow(settings_.first_hop + settings_.gap_limit - 1);
 }
 
+void Trace::MakeHopListOptionalBelow(int ttl) {
+  hop_list_only_below_ = std::max(hop_list_only_below_, ttl);
+  for (ProbeRequest& r : send_queue_)
+    if (r.kind == ProbeKind::kTcpSyn && r.ttl < ttl && !r.follows_previous && r.controls_ttl == 0)
+      r.optional = true;
+}
+
 bool Trace::IsKnownEnd(std::uint8_t ttl, const packet::Reply& reply) const {
   if (reply.type != settings_.known_reply) return false;
   if (!settings_.known_sender || reply.from != *settings_.known_sender) return false;
@@ -255,7 +262,10 @@ void Trace::ExtendWindow(int reach) {
   // the same router at the same moment and burst through its ICMP budget.
   int count = reach - from + 1;
   int offset = count > 0 ? static_cast<int>(rotation_ % static_cast<std::uint64_t>(count)) : 0;
-  for (int i = 0; i < count; ++i) Queue(from + (i + offset) % count, ProbeKind::kTcpSyn);
+  for (int i = 0; i < count; ++i) {
+    int ttl = from + (i + offset) % count;
+    Queue(ttl, ProbeKind::kTcpSyn, false, 0, ttl < hop_list_only_below_);
+  }
   for (int i = 1; i < settings_.probes_per_hop; ++i)
     for (int ttl = from; ttl <= reach; ++ttl) Queue(ttl, ProbeKind::kTcpSyn, false, 0, true);
   window_ = std::max(window_, reach);
@@ -361,6 +371,12 @@ Trace::ReplyStatus Trace::OnReply(std::uint8_t ttl, std::uint8_t attempt,
     int bound = ttl - *reply.quoted_ttl + (after_decrement ? 0 : 1);
     bound = std::max(bound, settings_.first_hop);
     if (sender_bound_ == 0 || bound < sender_bound_) sender_bound_ = bound;
+  }
+  if (settings_.hop_list_optional && p.kind == ProbeKind::kTcpSyn) {
+    if (reply.type == ReplyType::kSynAck || reply.type == ReplyType::kRst)
+      MakeHopListOptionalBelow(settings_.max_hops + 1);
+    else if (reply.type == ReplyType::kUnreachable && sender_bound_ != 0)
+      MakeHopListOptionalBelow(sender_bound_);  // the sender's own TTL stays asked
   }
   if (mode_ == TraceMode::kDiscover) {
     // Answers widen the window: gap_limit past a router that answered, up to

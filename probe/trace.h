@@ -89,6 +89,13 @@ struct TraceSettings {
   packet::ReplyType known_reply = packet::ReplyType::kSynAck;
   std::optional<packet::IpAddress> known_sender;
   int known_icmp_code = 0;
+  /// Serve: once the port's verdict rests on an answer that needs no hop list
+  /// (the destination's SYN-ACK or RST, or a router's unreachable placed by
+  /// its quoted TTL), the SYNs still queued below it only draw the hop list,
+  /// and become optional: the engine skips them at TTLs whose routers' ICMP
+  /// budgets are short, leaving those answers to the verdicts that need them
+  /// (such a TTL shows no probe). The CLI keeps its hop list whole.
+  bool hop_list_optional = false;
 };
 
 /// What kind of packet a probe is.
@@ -277,12 +284,16 @@ class Trace {
   /// The lowest upper bound on an unreachable's sender distance (its quoted
   /// TTL), 0 while none came: no SYN goes beyond it.
   int sender_bound_ = 0;
+  /// SYNs below this TTL only draw the hop list (hop_list_optional): optional.
+  int hop_list_only_below_ = 0;
   bool escalated_ = false;  // a refresh round that found news and went full
   /// kRefreshEnd: whether `reply` to the destination SYN at `ttl` is the answer
   /// the verdict rests on (same type, sender, code and distance).
   bool IsKnownEnd(std::uint8_t ttl, const packet::Reply& reply) const;
   /// Turns a refresh round into a full trace from the first hop.
   void Escalate();
+  /// Marks the queued SYNs below `ttl` optional (TraceSettings::hop_list_optional).
+  void MakeHopListOptionalBelow(int ttl);
   bool confirmed_ = true;
   int unconfirmed_ttl_ = 0;
   std::uint64_t jitter_state_ = 0;

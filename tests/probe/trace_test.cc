@@ -353,6 +353,59 @@ TEST(TraceTest, SkippedRttSamplesAreNeitherSentNorMissed) {
   EXPECT_EQ(r.hops[0].probes.size(), 1u);  // no silent samples for the skipped ones
 }
 
+TEST(TraceTest, InServeTheHopListBelowAnAnswerThatNeedsNoneIsOptional) {
+  // hop_list_optional (serve): once the destination's SYN-ACK is in, the SYNs
+  // still queued only draw the hop list; a router's !X placed by its quoted
+  // TTL leaves only the TTLs below the sender optional, the sender's own asked.
+  TraceSettings s = Settings(30);
+  s.hop_list_optional = true;
+  s.probes_per_hop = 1;  // no RTT samples (optional anyway)
+  Trace open(s, TimePoint{});
+  auto first = open.NextProbe();  // the destination SYN
+  ASSERT_TRUE(first);
+  open.OnSent(*first, TimePoint{});
+  ASSERT_EQ(open.OnReply(first->ttl, first->attempt, Tcp(ReplyType::kSynAck, 7), kDest, At(5ms)),
+            Trace::ReplyStatus::kAccepted);
+  int syns = 0;
+  while (auto p = open.NextProbe()) {
+    if (p->kind == ProbeKind::kTcpSyn) {
+      ++syns;
+      EXPECT_TRUE(p->optional) << int{p->ttl};
+    }
+    open.OnSkipped();
+  }
+  EXPECT_GE(syns, 5);  // TTLs 1..5 at least, and those the distance added
+
+  Trace rejected(s, TimePoint{});
+  first = rejected.NextProbe();
+  rejected.OnSent(*first, TimePoint{});
+  // r5's !X for the TTL-30 SYN, quoting 25 (after its decrement): r5 is at 5.
+  ASSERT_EQ(
+      rejected.OnReply(first->ttl, first->attempt, Unreachable(kHop[5], 13, 25), kDest, At(5ms)),
+      Trace::ReplyStatus::kAccepted);
+  while (auto p = rejected.NextProbe()) {
+    if (p->kind == ProbeKind::kTcpSyn) {
+      EXPECT_LE(p->ttl, 5);
+      EXPECT_EQ(p->optional, p->ttl < 5) << int{p->ttl};
+    }
+    rejected.OnSkipped();
+  }
+
+  // Without the setting (the CLI), nothing of the first pass is optional.
+  TraceSettings c = Settings(30);
+  c.probes_per_hop = 1;
+  Trace cli(c, TimePoint{});
+  first = cli.NextProbe();
+  cli.OnSent(*first, TimePoint{});
+  cli.OnReply(first->ttl, first->attempt, Tcp(ReplyType::kSynAck, 7), kDest, At(5ms));
+  int required = 0;
+  while (auto p = cli.NextProbe()) {
+    required += p->kind == ProbeKind::kTcpSyn && !p->optional;
+    cli.OnSkipped();
+  }
+  EXPECT_GE(required, 5);
+}
+
 TEST(TraceTest, NoEchoWithoutPingOrEcho) {
   for (auto [echo, ping] : {std::pair{false, true}, std::pair{true, false}}) {
     TraceSettings s = Settings(4);
