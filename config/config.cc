@@ -893,13 +893,13 @@ ParseResult TryLoadConfigFile(const std::string& path) {
 
 Config ParseConfig(std::string_view yaml_text, const std::string& file_name) {
   ParseResult result = TryParseConfig(yaml_text, file_name);
-  if (!result.ok()) throw result.errors.front();
+  if (!result.ok()) throw ConfigError(result.errors.front());
   return std::move(*result.config);
 }
 
 Config LoadConfigFile(const std::string& path) {
   ParseResult result = TryLoadConfigFile(path);
-  if (!result.ok()) throw result.errors.front();
+  if (!result.ok()) throw ConfigError(result.errors.front());
   return std::move(*result.config);
 }
 

@@ -578,7 +578,7 @@ class GzipWriter : public ExpositionWriter {
       // Straight into the output string: no buffer on the HTTP worker's stack
       // (256 workers, each keeps what its stack ever touched).
       std::size_t used = gz_.size();
-      std::size_t room = std::max<std::size_t>(in.size() / 4, 16 * 1024);
+      std::size_t room = std::max<std::size_t>(in.size() / 4, std::size_t{16} * 1024);
       gz_.resize(used + room);
       stream_.next_out = reinterpret_cast<Bytef*>(gz_.data() + used);
       stream_.avail_out = static_cast<uInt>(room);

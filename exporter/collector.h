@@ -45,7 +45,7 @@ class ExpositionWriter {
   }
   void Flush();
 
-  static constexpr std::size_t kPiece = 64 * 1024;
+  static constexpr std::size_t kPiece = std::size_t{64} * 1024;
 
  private:
   std::function<void(std::string_view)> sink_;

@@ -88,9 +88,10 @@ bool BasicAuth::Check(const char* authorization) {
   if (!decoded) return false;
   auto colon = decoded->find(':');
   if (colon == std::string::npos) return false;
-  bool ok = Verify(std::string_view(*decoded).substr(0, colon),
-                   std::string_view(*decoded).substr(colon + 1));
-  OPENSSL_cleanse(decoded->data(), decoded->size());
+  std::string& credentials = *decoded;
+  bool ok = Verify(std::string_view(credentials).substr(0, colon),
+                   std::string_view(credentials).substr(colon + 1));
+  OPENSSL_cleanse(credentials.data(), credentials.size());
   return ok;
 }
 

@@ -101,7 +101,12 @@ std::string StateOf(const probe::TraceResult& r) {
 
 std::string ClientLabels(const TargetSnapshot& t) {
   std::string out;
-  for (const auto& [name, value] : t.labels) out += (out.empty() ? "" : ", ") + name + "=" + value;
+  for (const auto& [name, value] : t.labels) {
+    if (!out.empty()) out += ", ";
+    out += name;
+    out += '=';
+    out += value;
+  }
   return out;
 }
 
@@ -508,22 +513,51 @@ std::string StatusPage::RenderPage(const Snapshot& s, double now) const {
     } else if (r && r->last_responding_hop) {
       hop = "last answer from hop " + std::to_string(r->last_responding_hop->ttl);
     }
-    std::string keys = Lower(t.target + " " + t.host + " " + outcome + " " + labels + " " + hop);
+    // The filter's search text; appended piece by piece, this runs once per target.
+    std::string keys = t.target;
+    const std::string* const parts[] = {&t.host, &outcome, &labels, &hop};
+    for (const std::string* part : parts) {
+      keys += ' ';
+      keys += *part;
+    }
+    keys = Lower(std::move(keys));
     const bool open = blocked && expanded < options_.expanded_max;
     if (open) ++expanded;
     const TargetHistory h = r ? HistoryOf(t.target) : TargetHistory{};
-    out += "<details class=\"t o-" + outcome + "-row\" data-target=\"" + Escape(t.target) +
-           "\" data-k=\"" + Escape(keys) + "\" data-blocked=\"" + (blocked ? "1" : "0") + "\"" +
-           (open ? " open data-loaded=\"1\"" : "") + "><summary><span class=\"badge o-" + outcome +
-           "\">" + (r ? outcome : "not traced yet") + "</span> <b>" + Escape(t.target) +
-           "</b> <span class=\"" + (blocked ? "blocked-hop" : "hop") + "\">" + Escape(hop) +
-           "</span>" +
-           (labels.empty() ? "" : " <span class=\"lbl\">" + Escape(labels) + "</span>") +
-           (r ? " <span class=\"age\">since " +
-                    Escape(Age(now - (h.since > 0 ? h.since : r->finished_at))) + "</span>"
-              : "") +
-           "</summary><div class=\"detail\">" + (open ? RenderDetail(t, now) : "") +
-           "</div></details>";
+    out += "<details class=\"t o-";
+    out += outcome;
+    out += "-row\" data-target=\"";
+    out += Escape(t.target);
+    out += "\" data-k=\"";
+    out += Escape(keys);
+    out += "\" data-blocked=\"";
+    out += blocked ? "1" : "0";
+    out += '"';
+    if (open) out += " open data-loaded=\"1\"";
+    out += "><summary><span class=\"badge o-";
+    out += outcome;
+    out += "\">";
+    out += r ? outcome : "not traced yet";
+    out += "</span> <b>";
+    out += Escape(t.target);
+    out += "</b> <span class=\"";
+    out += blocked ? "blocked-hop" : "hop";
+    out += "\">";
+    out += Escape(hop);
+    out += "</span>";
+    if (!labels.empty()) {
+      out += " <span class=\"lbl\">";
+      out += Escape(labels);
+      out += "</span>";
+    }
+    if (r) {
+      out += " <span class=\"age\">since ";
+      out += Escape(Age(now - (h.since > 0 ? h.since : r->finished_at)));
+      out += "</span>";
+    }
+    out += "</summary><div class=\"detail\">";
+    if (open) out += RenderDetail(t, now);
+    out += "</div></details>";
   }
   out +=
       "</div><footer class=\"age\">AS names come from the exporter's IP-to-ASN database; the "

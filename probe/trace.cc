@@ -185,7 +185,8 @@ Trace::Trace(TraceSettings settings, TimePoint start, std::uint64_t jitter_seed)
   settings_.max_hops = std::clamp(settings_.max_hops, settings_.first_hop, 255);
   settings_.probes_per_hop = std::clamp(settings_.probes_per_hop, 1, 10);
   settings_.gap_limit = std::max(settings_.gap_limit, 1);
-  ttls_.resize(static_cast<std::size_t>(settings_.max_hops - settings_.first_hop + 1));
+  const int ttl_count = settings_.max_hops - settings_.first_hop + 1;  // 1..255, clamped above
+  ttls_.resize(static_cast<std::size_t>(ttl_count));
   // The destination's own answer first: a SYN that outlives any path gets the
   // verdict of an open, closed or rejected port at once (none of these is
   // policed like time-exceeded), and its reply TTL tells how far to look.

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -137,8 +138,8 @@ int main(int argc, char** argv) {
     }
     const double load_ms = MsSince(start);
     const double rss_delta = ResidentMiB() - rss_before;
-    MeasureLookups(*db, std::vector<IpAddress>(v4.begin(), v4.begin() + v4.size() / 10),
-                   &checksum);  // warm-up
+    const auto warm_up_end = v4.begin() + static_cast<std::ptrdiff_t>(v4.size() / 10);
+    MeasureLookups(*db, std::vector<IpAddress>(v4.begin(), warm_up_end), &checksum);  // warm-up
     const Rate r4 = MeasureLookups(*db, v4, &checksum);
     const Rate r6 = MeasureLookups(*db, v6, &checksum);
     const double rss_after = ResidentMiB() - rss_before;

@@ -19,7 +19,7 @@ namespace fs = std::filesystem;
 // The MaxMind DB spec puts the metadata section, introduced by this marker, within the last
 // 128 KiB of the file.
 constexpr std::string_view kMmdbMarker = "\xAB\xCD\xEFMaxMind.com";
-constexpr long kMmdbMetadataWindow = 128 * 1024;
+constexpr long kMmdbMetadataWindow = 128L * 1024;
 
 class ChainAsnDatabase final : public AsnDatabase {
  public:

@@ -26,7 +26,7 @@ std::variant<IpHeader, DropReason> ParseIp(Bytes data, bool quoted) {
   if (!first) return DropReason::kTruncated;
   IpHeader h;
   if ((*first >> 4) == 4) {
-    std::size_t ihl = (*first & 0x0f) * 4u;
+    std::size_t ihl = static_cast<std::size_t>(*first & 0x0f) * 4;
     if (ihl < 20) return DropReason::kBadHeader;
     if (data.size() < ihl) return quoted ? DropReason::kQuoteTruncated : DropReason::kTruncated;
     r.skip(1);

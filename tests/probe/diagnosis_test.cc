@@ -452,7 +452,7 @@ TEST(DiagnosisTest, DivergenceNeedsBothSidesToAnswerTimeExceeded) {
 
 // A filtered trace answering from `addresses` at TTL 1, 2, ... (nullptr =
 // silent), blocked at `end_ttl`.
-TraceResult PathOf(std::vector<const char*> addresses, int end_ttl,
+TraceResult PathOf(const std::vector<const char*>& addresses, int end_ttl,
                    Outcome outcome = Outcome::kFiltered) {
   TraceResult r = Base(outcome);
   int ttl = 0;

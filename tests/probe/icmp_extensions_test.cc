@@ -81,7 +81,7 @@ struct Message {
 };
 
 std::vector<std::uint8_t> Object(std::uint16_t length, std::uint8_t class_num, std::uint8_t c_type,
-                                 std::vector<std::uint32_t> words) {
+                                 const std::vector<std::uint32_t>& words) {
   ByteWriter w;
   w.u16(length);
   w.u8(class_num);
@@ -89,7 +89,7 @@ std::vector<std::uint8_t> Object(std::uint16_t length, std::uint8_t class_num, s
   for (std::uint32_t v : words) w.u32(v);
   return w.take();
 }
-std::vector<std::uint8_t> MplsObject(std::vector<std::uint32_t> entries) {
+std::vector<std::uint8_t> MplsObject(const std::vector<std::uint32_t>& entries) {
   return Object(static_cast<std::uint16_t>(4 + 4 * entries.size()), 1, 1, entries);
 }
 std::vector<std::uint8_t> Concat(std::vector<std::uint8_t> a, const std::vector<std::uint8_t>& b) {
