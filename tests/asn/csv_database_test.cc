@@ -233,9 +233,11 @@ TEST(CsvAsnDatabaseTest, ConcurrentLookupsAgreeWithSingleThreaded) {
       "192.0.2.0",   "192.0.3.0", "10.1.2.3", "10.2.0.0",        "203.0.113.200",
       "2001:db8::1", "::ff",      "8.8.8.8",  "255.255.255.255", "2001:db8:1ff::"};
   std::vector<std::optional<AsInfo>> expected;
+  expected.reserve(addresses.size());
   for (const auto& a : addresses) expected.push_back(db->Lookup(Ip(a)));
   std::vector<int> mismatches(4, 0);
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       for (int round = 0; round < 2000; ++round) {

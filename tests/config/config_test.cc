@@ -564,6 +564,8 @@ TEST(ConfigTest, CollectsEveryErrorInFileOrder) {
                      "3:3: unknown key 'timout' (did you mean 'timeout'?)",
                      "4:13: max_hops: must be between 1 and 255, got 300",
                      "5:7: rate: expected a number of packets per second, got 'fast'",
+                     // One message over two lines: no comma missing.
+                     // NOLINTNEXTLINE(bugprone-suspicious-missing-comma)
                      "7:11: host: 'db_1.example.com' is not a valid host name or IP address: "
                      "label 'db_1' contains '_'",
                      "8:19: ports: port 5432 is listed twice",

@@ -14,7 +14,7 @@
 namespace portpath::config {
 namespace {
 
-Config ManyTargets(int hosts, std::vector<std::uint16_t> ports) {
+Config ManyTargets(int hosts, const std::vector<std::uint16_t>& ports) {
   Config c;
   for (int i = 0; i < hosts; ++i) {
     Target t;

@@ -76,6 +76,8 @@ TEST(StatusPageTest, TicketSaysWhatFailsSinceWhenFromWhereAndWho) {
        {"TCP port 443 of web.example.com is filtered after hop 2\n",
         "What fails:   TCP connections to web.example.com (203.0.113.5) port 443: filtered\n",
         "Since:        2023-11-14 22:13:20 UTC", "From:         portpath on node-a (team=web)\n",
+        // One line over two literals: no comma missing.
+        // NOLINTNEXTLINE(bugprone-suspicious-missing-comma)
         "Ping:         the host answers ping (7 hops away): it is up, only the TCP port is "
         "stopped\n",
         "Blocked hop:  hop 2, 100.64.0.1 (shared, AS64500 Example Transit, Inc.)\n",

@@ -202,7 +202,7 @@ TEST(CollectorTest, EachFamilyIsOneGroupWithHelpAndType) {
       EXPECT_TRUE(seen.insert(current).second) << current << " appears twice";
       continue;
     }
-    if (line.rfind("#", 0) == 0) continue;
+    if (line.rfind('#', 0) == 0) continue;
     EXPECT_EQ(line.substr(0, current.size()), current) << line;
   }
 }

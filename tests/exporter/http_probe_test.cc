@@ -86,10 +86,14 @@ class HttpProbeTest : public ::testing::Test {
     http_ = std::make_unique<HttpServer>("127.0.0.1:0", handlers, options);
     loop_ = std::thread([this] { service_.Run(stop_); });
   }
+
+ public:
   ~HttpProbeTest() override {
     stop_ = true;
     loop_.join();
   }
+
+ protected:
   static ServiceOptions Options() {
     ServiceOptions o;
     o.ping = false;

@@ -71,10 +71,14 @@ class ProberServiceTest : public ::testing::Test {
                  resolver_) {
     loop_ = std::thread([this] { service_.Run(stop_); });
   }
+
+ public:
   ~ProberServiceTest() override {
     stop_ = true;
     loop_.join();
   }
+
+ protected:
   static ServiceOptions Options() {
     ServiceOptions o;
     o.ping = false;

@@ -23,7 +23,7 @@ inline probe::HopRef Ref(int ttl, const char* address) {
 
 /// A hop whose probes got the given RTTs (nullopt = no answer).
 inline probe::Hop MakeHop(int ttl, std::optional<const char*> address,
-                          std::vector<std::optional<double>> rtts_ms,
+                          const std::vector<std::optional<double>>& rtts_ms,
                           probe::HopReply reply = probe::HopReply::kTimeExceeded) {
   probe::Hop hop;
   hop.ttl = ttl;

@@ -132,7 +132,11 @@ class WebConfigFileTest : public ::testing::Test {
     char dir[] = "/tmp/portpath-web-config-XXXXXX";
     dir_ = mkdtemp(dir);
   }
+
+ public:
   ~WebConfigFileTest() override { std::system(("rm -rf " + dir_).c_str()); }
+
+ protected:
   std::string Write(const std::string& name, const std::string& text) {
     std::ofstream(dir_ + "/" + name) << text;
     return dir_ + "/" + name;

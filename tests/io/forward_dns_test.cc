@@ -159,6 +159,7 @@ TEST(ForwardDnsTest, CachedAnswerIsReturnedWithoutWaitingForTheResolver) {
   clock.Advance(29s);
   auto lookup = std::async(std::launch::async, [&] {
     std::vector<ForwardDnsAnswer> answers;
+    answers.reserve(100);
     for (int i = 0; i < 100; ++i) answers.push_back(dns.Lookup("db.example", kAny, kMaxAge));
     return answers;
   });

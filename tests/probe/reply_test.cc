@@ -358,7 +358,7 @@ TEST(ReplyTest, ExtensionHeaderChainIsBounded) {
   p[kV6QuoteAt + 6] = 60;
   std::vector<std::uint8_t> chain;
   for (int i = 0; i < 9; ++i) chain.insert(chain.end(), {60, 0, 1, 4, 0, 0, 0, 0});
-  chain[8 * 8] = 6;
+  chain[std::size_t{8} * 8] = 6;
   p.insert(p.begin() + kV6QuotedTcpAt, chain.begin(), chain.end());
   FixOuterLength(p);
   EXPECT_EQ(DropOf(p), DropReason::kQuoteNotTcp);

@@ -253,7 +253,7 @@ std::optional<Answer> Ping(int ttl, int dist) {
 
 // A chain of routers kHop[1..dist-1] and a destination at `dist` answering `end`
 // (and ping); the `silent` routers never send time-exceeded.
-Path Chain(int dist, ReplyType end, std::vector<int> silent = {}) {
+Path Chain(int dist, ReplyType end, const std::vector<int>& silent = {}) {
   return [=](int ttl, int, ProbeKind kind, TimePoint) -> std::optional<Answer> {
     if (ttl >= dist) return Answer{kind == ProbeKind::kIcmpEcho ? EchoReply(dist) : Tcp(end, dist)};
     for (int s : silent)

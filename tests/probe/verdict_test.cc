@@ -122,7 +122,7 @@ TEST(VerdictTest, OpenClosedAndError) {
 namespace portpath::probe {
 namespace {
 
-TraceResult PathOf(std::vector<std::pair<int, const char*>> hops, int end_ttl) {
+TraceResult PathOf(const std::vector<std::pair<int, const char*>>& hops, int end_ttl) {
   TraceResult r;
   r.outcome = Outcome::kFiltered;
   for (auto [ttl, address] : hops) {
