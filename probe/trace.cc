@@ -122,6 +122,22 @@ std::optional<int> UnquotedSenderDistance(const packet::Reply& reply, int probe_
   if (d < 1 || d > probe_ttl) return std::nullopt;
   return d;
 }
+
+/// The upper bound an unreachable's quoted residual TTL puts on its sender's
+/// distance, for a SYN sent at `probe_ttl`; nullopt without a usable quote.
+/// Errors raised after the forwarding decrement (a FORWARD-chain reject, a
+/// failed neighbour lookup) quote TTL - distance; errors raised before it (no
+/// route) and a host's own errors quote one more.
+std::optional<int> QuotedSenderBound(const packet::Reply& reply, int probe_ttl,
+                                     const packet::IpAddress& destination) {
+  if (!reply.quoted_ttl || *reply.quoted_ttl < 1 || *reply.quoted_ttl > probe_ttl)
+    return std::nullopt;
+  const bool v6 = destination.is_v6();
+  const bool after_decrement =
+      reply.from != destination &&
+      (IsProhibitedCode(v6, reply.icmp_code) || reply.icmp_code == (v6 ? 3 : 1));
+  return probe_ttl - *reply.quoted_ttl + (after_decrement ? 0 : 1);
+}
 }  // namespace
 
 std::string_view ToString(TraceMode m) {
@@ -360,18 +376,14 @@ Trace::ReplyStatus Trace::OnReply(std::uint8_t ttl, std::uint8_t attempt,
     if (!news) return ReplyStatus::kAccepted;
     Escalate();
   }
-  if (reply.type == ReplyType::kUnreachable && p.kind == ProbeKind::kTcpSyn && reply.quoted_ttl &&
-      *reply.quoted_ttl >= 1 && *reply.quoted_ttl <= ttl) {
-    // The quoted residual TTL bounds the sender's distance from above (one
-    // more for errors raised before the forwarding decrement, as FillResult
-    // reads it). Every SYN beyond it would only draw the same error again,
-    // from the same router's ICMP budget.
-    bool after_decrement =
-        reply.from != destination && (IsProhibitedCode(destination.is_v6(), reply.icmp_code) ||
-                                      reply.icmp_code == (destination.is_v6() ? 3 : 1));
-    int bound = ttl - *reply.quoted_ttl + (after_decrement ? 0 : 1);
-    bound = std::max(bound, settings_.first_hop);
-    if (sender_bound_ == 0 || bound < sender_bound_) sender_bound_ = bound;
+  if (reply.type == ReplyType::kUnreachable && p.kind == ProbeKind::kTcpSyn) {
+    // The quoted residual TTL bounds the sender's distance from above (as
+    // FillResult reads it). Every SYN beyond it would only draw the same
+    // error again, from the same router's ICMP budget.
+    if (auto quoted = QuotedSenderBound(reply, ttl, destination)) {
+      int bound = std::max(*quoted, settings_.first_hop);
+      if (sender_bound_ == 0 || bound < sender_bound_) sender_bound_ = bound;
+    }
   }
   if (settings_.hop_list_optional && p.kind == ProbeKind::kTcpSyn) {
     if (reply.type == ReplyType::kSynAck || reply.type == ReplyType::kRst)
@@ -928,15 +940,8 @@ void Trace::FillResult(const packet::IpAddress& destination, TraceResult& result
       if (p.reply.type == ReplyType::kTimeExceeded && distance == 0) distance = ttl;
       if (p.reply.type == ReplyType::kUnreachable) {
         if (first_error == 0) first_error = ttl;
-        if (p.reply.quoted_ttl && *p.reply.quoted_ttl >= 1 && *p.reply.quoted_ttl <= ttl) {
-          // Errors raised after the forwarding decrement (a FORWARD-chain
-          // reject, a failed neighbour lookup) quote TTL - distance; errors
-          // raised before it (no route) and a host's own errors quote one more.
-          bool after_decrement =
-              p.reply.from != destination &&
-              (IsProhibitedCode(v6, p.reply.icmp_code) || p.reply.icmp_code == (v6 ? 3 : 1));
-          int bound = ttl - *p.reply.quoted_ttl + (after_decrement ? 0 : 1);
-          if (residual_bound == 0 || bound < residual_bound) residual_bound = bound;
+        if (auto bound = QuotedSenderBound(p.reply, ttl, destination)) {
+          if (residual_bound == 0 || *bound < residual_bound) residual_bound = *bound;
         } else if (auto d = UnquotedSenderDistance(p.reply, ttl)) {
           if (residual_bound == 0 || *d < residual_bound) residual_bound = *d;
         }
