@@ -477,7 +477,7 @@ void WriteSelf(const Snapshot& s, ExpositionWriter& out) {
              false);
     double n = 0;
     for (const TargetSnapshot& t : s.targets)
-      if (t.last && (!t.last->blocked_hop_confirmed || (t.last->stale && !t.last->refreshed))) ++n;
+      if (t.last && BudgetExceeded(*t.last)) ++n;
     f.Line({}, n);
   }
   const probe::EngineStats& e = s.engine;

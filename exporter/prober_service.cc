@@ -645,10 +645,8 @@ void ProberService::Publish(probe::TimePoint now, bool force) {
   bool all_done = true;
   std::size_t budget_short = 0;
   for (auto& [key, state] : targets_) {
-    // The same test as portpath_icmp_budget_exceeded_targets.
-    if (state.last &&
-        (!state.last->blocked_hop_confirmed || (state.last->stale && !state.last->refreshed)))
-      ++budget_short;
+    // Through the const view: the mutable one would copy a shared result.
+    if (state.last && BudgetExceeded(*std::as_const(state.last))) ++budget_short;
     // Only a target that changed since the last publish is made again; the
     // others are shared with the snapshots before (a pointer each).
     if (!state.published || state.changed) {

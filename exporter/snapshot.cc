@@ -158,6 +158,10 @@ std::vector<probe::Hop> UnpackHops(std::string_view packed) {
   return hops;
 }
 
+bool BudgetExceeded(const probe::TraceResult& result) {
+  return !result.blocked_hop_confirmed || (result.stale && !result.refreshed);
+}
+
 bool IsBlocked(probe::Outcome outcome) {
   switch (outcome) {
     case probe::Outcome::kFiltered:

@@ -102,6 +102,12 @@ std::vector<probe::Hop> UnpackHops(std::string_view packed);
 /// status page call blocked.
 bool IsBlocked(probe::Outcome outcome);
 
+/// True when `result`'s round could not confirm its verdict because routers
+/// rate limited their answers: unconfirmed, or stale after a full round.
+/// What portpath_icmp_budget_exceeded_targets counts and serve's budget-short
+/// mode watches.
+bool BudgetExceeded(const probe::TraceResult& result);
+
 /// How much of a target /metrics shows.
 enum class Detail {
   /// The series alerts and dashboards use: about 10 per target port.
