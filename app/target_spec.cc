@@ -1,9 +1,6 @@
 #include "app/target_spec.h"
 
 #include <fcntl.h>
-#include <ifaddrs.h>
-#include <net/if.h>
-#include <netinet/in.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -196,36 +193,6 @@ std::vector<TargetSpec> ReadTargetsFile(const std::string& path,
     errors.push_back(where + ": " + std::to_string(bad_lines - kMaxErrorsPerTargetsFile) +
                      " more lines with errors not shown");
   return out;
-}
-
-std::string CheckLocalSource(const packet::IpAddress& address) {
-  ifaddrs* list = nullptr;
-  if (::getifaddrs(&list) != 0)
-    return "cannot list the addresses of this host: " + std::string(std::strerror(errno));
-  bool found = false;
-  for (ifaddrs* a = list; a && !found; a = a->ifa_next) {
-    if (!a->ifa_addr) continue;
-    if (a->ifa_addr->sa_family == AF_INET && address.is_v4()) {
-      const auto* sin = reinterpret_cast<const sockaddr_in*>(a->ifa_addr);
-      found = packet::IpAddress::FromBytes(packet::Family::kIpv4,
-                                           reinterpret_cast<const std::uint8_t*>(&sin->sin_addr)) ==
-              address;
-    } else if (a->ifa_addr->sa_family == AF_INET6 && address.is_v6()) {
-      const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(a->ifa_addr);
-      found =
-          packet::IpAddress::FromBytes(packet::Family::kIpv6, sin6->sin6_addr.s6_addr) == address;
-    }
-  }
-  ::freeifaddrs(list);
-  if (found) return "";
-  return address.ToString() +
-         " is not an address of this host: probes from it would be spoofed and their answers "
-         "would never come back here (see 'ip address')";
-}
-
-std::string CheckInterface(const std::string& name) {
-  if (!name.empty() && name.size() < IF_NAMESIZE && ::if_nametoindex(name.c_str()) != 0) return "";
-  return "no interface " + Shown(name) + " on this host (see 'ip link')";
 }
 
 std::optional<packet::IpAddress> Resolve(const std::string& host, FamilyPreference family,

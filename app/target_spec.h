@@ -41,15 +41,6 @@ std::vector<TargetSpec> ReadTargetsFile(const std::string& path,
                                         std::optional<std::uint16_t> default_port,
                                         std::vector<std::string>& errors);
 
-/// Checks that `address` is assigned to an interface of this host (getifaddrs):
-/// probes from any other source would be spoofed, and their answers would go
-/// elsewhere. Returns an empty string when it is, else why not.
-std::string CheckLocalSource(const packet::IpAddress& address);
-
-/// Checks that an interface of that name exists on this host. Returns an empty
-/// string when it does, else why not (the name escaped).
-std::string CheckInterface(const std::string& name);
-
 enum class FamilyPreference { kAny, kIpv4, kIpv6 };
 
 /// Resolves a host name or literal; the error names the resolver's reason.

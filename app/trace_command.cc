@@ -9,6 +9,7 @@
 #include "app/result_output.h"
 #include "app/target_spec.h"
 #include "app/terminal_text.h"
+#include "config/host_checks.h"
 #include "config/scalars.h"
 #include "probe/asn/annotate.h"
 #include "probe/diagnosis.h"
@@ -166,13 +167,13 @@ int RunTraceCommand(int argc, char** argv) {
   // Before any socket opens: a SYN from an address this host does not own is a
   // spoofed packet, and its answers go elsewhere (the trace would read "filtered").
   if (o.source) {
-    if (std::string problem = CheckLocalSource(*o.source); !problem.empty()) {
+    if (std::string problem = config::CheckLocalSource(o.source->ToString()); !problem.empty()) {
       complain("--source: " + problem);
       return kExitUsage;
     }
   }
   if (o.interface) {
-    if (std::string problem = CheckInterface(*o.interface); !problem.empty()) {
+    if (std::string problem = config::CheckInterface(*o.interface); !problem.empty()) {
       complain("--interface: " + problem);
       return kExitUsage;
     }

@@ -234,11 +234,15 @@ class Parser {
   }
 
  private:
+  // yaml-cpp marks are 0-based; editors and compilers count from 1.
+  static Position PositionOf(const YAML::Mark& mark) {
+    if (mark.is_null()) return {1, 1};
+    return {mark.line + 1, mark.column + 1};
+  }
+
   void Error(const YAML::Mark& mark, std::string message) {
-    // yaml-cpp marks are 0-based; editors and compilers count from 1.
-    int line = mark.is_null() ? 1 : mark.line + 1;
-    int column = mark.is_null() ? 1 : mark.column + 1;
-    errors_.emplace_back(file_, line, column, std::move(message));
+    const Position at = PositionOf(mark);
+    errors_.emplace_back(file_, at.line, at.column, std::move(message));
   }
 
   // Calls f(key, key_mark, value, value_mark) for each entry of a mapping, after rejecting
@@ -568,6 +572,7 @@ class Parser {
       } else if (key == "source") {
         if (value.IsScalar() && IsIpLiteral(value.Scalar())) {
           config.source = value.Scalar();
+          config.source_position = PositionOf(mark);
         } else {
           Error(mark, "source: expected an IPv4 or IPv6 address, got " + Describe(value));
         }
@@ -656,6 +661,7 @@ class Parser {
       return;
     }
     config.interface = name;
+    config.interface_position = PositionOf(mark);
   }
 
   // Returns the target, or nothing when its host or ports are unusable (errors already

@@ -115,6 +115,10 @@ struct Config {
   std::optional<std::string> source;
   /// Network interface to send probes on, if set.
   std::optional<std::string> interface;
+  /// Where `source` and `interface` stand in the file, for errors about them that only the host
+  /// can tell (config/host_checks.h).
+  Position source_position;
+  Position interface_position;
   /// Path to an IP-to-ASN database, if set. Not checked for existence here.
   std::optional<std::string> asn_db;
   /// Look up hop names (reverse DNS) and export them as the hop_name label.

@@ -18,6 +18,7 @@
 
 #include "config/config.h"
 #include "config/extra_labels.h"
+#include "config/host_checks.h"
 #include "config/shard.h"
 #include "exporter/collector.h"
 #include "exporter/http_probe.h"
@@ -240,6 +241,14 @@ int RunServe(const ServeOptions& options) {
   };
   adjust(*loaded.config);
   const config::Config& config = *loaded.config;
+  // The loader checked the form of `source` and `interface`; whether this host owns them is
+  // checked here, as `portpath trace -s/-i` does: a source it does not own would spoof every
+  // probe, and every answer would go elsewhere. A reload cannot change them (Reloader).
+  if (auto errors = config::CheckAgainstHost(config); !errors.empty()) {
+    for (const auto& e : errors) spdlog::error("{}", e.what());
+    spdlog::error("portpath serve: the configuration is invalid; nothing was started");
+    return 2;
+  }
   HttpServerOptions http_options;
   if (!options.web_config_file.empty()) {
     try {

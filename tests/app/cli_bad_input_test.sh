@@ -79,6 +79,12 @@ run "serve help" 0 "--web.config.file" serve -h
 run "serve without config" 2 "--config FILE is required" serve --web.listen-address=127.0.0.1:0
 run "serve bad log level" 2 "--log.level: expects trace, debug, info, warn or error" serve --config.file=x --log.level=loud
 run "serve empty user" 2 "--user: expects a user name or uid" serve --config x --user ""
+# The config's source and interface are checked against this host as -s and -i are: exit 2,
+# file:line:column, before any socket opens.
+printf 'source: 192.0.2.77\ntargets:\n  - host: 192.0.2.1\n    port: 80\n' >"$tmp/foreign-source.yaml"
+run "serve: foreign source in the config" 2 "$tmp/foreign-source.yaml:1:9: source: 192.0.2.77 is not an address of this host" serve --config "$tmp/foreign-source.yaml" --web.listen-address=127.0.0.1:0
+printf 'interface: nosuchif0\ntargets:\n  - host: 192.0.2.1\n    port: 80\n' >"$tmp/no-interface.yaml"
+run "serve: unknown interface in the config" 2 "$tmp/no-interface.yaml:1:12: interface: no interface 'nosuchif0' on this host" serve --config "$tmp/no-interface.yaml" --web.listen-address=127.0.0.1:0
 run "unknown command" 2 "unknown command '\\x1b[2J'" $'\e[2J'
 
 if ((failures)); then
