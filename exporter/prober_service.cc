@@ -155,6 +155,7 @@ ProberService::ProberService(ServiceOptions options, const config::Config& initi
       engine_(options.engine, transport, clock),
       scheduler_(options.engine.seed + 7),
       started_(clock.Now()),
+      rounds_(options.max_traces),
       // Captures the resolver, not the service: see Resolver.
       dns_(options.dns,
            [&resolver](const std::string& host, io::FamilyFilter family, std::string& error) {
@@ -337,9 +338,20 @@ ProberService::RoundStart ProberService::StartRound(const TargetState& state,
   // rounds return the whole hop list.
   job.settings.hop_list_optional = !(round_id & kProbeRoundBit);
   if (!(round_id & kProbeRoundBit)) ChooseRound(state, job.settings);
+  // The engine's slots are taken (e.g. 10,000 target ports with 16 flows
+  // each, all due at once): the round waits for the rounds before it, in
+  // order, so that a round of many flows is not starved by rounds of one that
+  // take each slot as it frees. Only a round that would not fit an idle engine
+  // is an error.
+  if (waiting_for_room_) return RoundStart::kDeferred;
   if (!rounds_.Start(engine_, job, round_id, flows)) {
-    error_out = probe::MakeErrorResult(state.key, state.host, state.port,
-                                       "too many traces at once for one engine");
+    if (engine_.active() > 0) {
+      waiting_for_room_ = true;
+      return RoundStart::kDeferred;
+    }
+    error_out = probe::MakeErrorResult(
+        state.key, state.host, state.port,
+        "a round of " + std::to_string(flows) + " flows does not fit the engine's trace slots");
     return RoundStart::kFailed;
   }
   return RoundStart::kStarted;
@@ -448,8 +460,9 @@ void ProberService::TryStart(PendingRound round, probe::TimePoint now) {
         running_[round.round_id] = round.key;
       return;
     case RoundStart::kDeferred:
-      // Not an error and not a skipped round: it starts once the name answers,
-      // or fails once the name has been pending for the DNS timeout.
+      // Not an error and not a skipped round: it starts once the name answers
+      // (or fails once the name has been pending for the DNS timeout), or once
+      // the engine has room for it.
       if (!round.deferred_at) round.deferred_at = steady_now;
       deferred_.push_back(std::move(round));
       return;
@@ -474,6 +487,7 @@ void ProberService::TryStart(PendingRound round, probe::TimePoint now) {
 void ProberService::StartDeferred(probe::TimePoint now) {
   std::vector<PendingRound> rounds;
   rounds.swap(deferred_);
+  waiting_for_room_ = false;  // the oldest round waiting for room tries first
   for (PendingRound& round : rounds) TryStart(std::move(round), now);
 }
 

@@ -96,6 +96,10 @@ struct ServiceOptions {
   /// refreshes_per_full_short: the answers routers give go to the verdicts
   /// rather than to hop lists. 0 = every round is full.
   int refreshes_per_full = 3;
+  /// Traces in the engine at once at most (its slots; tests use a small
+  /// number). A round that finds no room for all its flows waits, in order,
+  /// until rounds before it finish: it is late, never an error.
+  std::size_t max_traces = probe::kEngineTraceSlots;
   int refreshes_per_full_short = 15;
   probe::Duration budget_short_hold = std::chrono::minutes(10);
   /// Forward DNS for host names. Its timeout is how long a round waits for a
@@ -232,10 +236,13 @@ class ProberService {
   std::map<std::uint64_t, std::string> running_;  // round id -> target key
   probe::MeasurementRounds rounds_;
   std::map<std::uint64_t, std::shared_ptr<ProbeRequest>> running_probes_;
-  // Rounds waiting for a name's first answer, retried at every turn. A deferred
-  // scheduled round stays running for the scheduler, so a slot that passes
-  // meanwhile counts as skipped, as it would behind a long trace.
+  // Rounds waiting for a name's first answer or for room in the engine, retried at every turn. A
+  // deferred scheduled round stays running for the scheduler, so a slot that passes meanwhile
+  // counts as skipped, as it would behind a long trace.
   std::vector<PendingRound> deferred_;
+  // Set when a round found no room in the engine this turn: every later round
+  // of the turn queues behind it (StartRound).
+  bool waiting_for_room_ = false;
   struct CachedSource {
     packet::IpAddress source;
     probe::TimePoint until;

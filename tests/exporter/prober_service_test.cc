@@ -1,11 +1,12 @@
 // The probe loop of `portpath serve` over a fake network that records every
 // packet and never answers (so traces run their whole course): a reload applies
 // the rate, stops the traces of the targets it removed, and publishing shares
-// what did not change.
+// what did not change, and rounds past the engine's slots wait for room.
 #include "exporter/prober_service.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -153,6 +154,57 @@ TEST_F(ProberServiceTest, PublishingSharesTheTargetsThatDidNotChange) {
     ++shared;
   }
   EXPECT_GT(shared, 0);
+}
+
+// Past the engine's slots (here 2; in production 65,536, e.g. 10,000 target
+// ports with 16 flows each), rounds wait for room and every target still gets
+// its own result: none is an error, none blank.
+TEST(ProberServiceEngineFullTest, RoundsWaitForRoomInsteadOfFailing) {
+  SilentNetwork network;
+  LiteralsOnly resolver;
+  io::SystemClock clock;
+  probe::PacketTransport transport(network, network, 0x5eed);
+  ServiceOptions options;
+  options.ping = false;
+  options.publish_interval = 10ms;
+  options.max_traces = 2;
+  const config::Config config = config::ParseConfig(
+      "defaults: {interval: 1s, jitter: 0s, timeout: 50ms, max_hops: 2, probes_per_hop: 1}\n"
+      "targets:\n"
+      "  - host: 192.0.2.10\n    ports: [443, 80, 22]\n"
+      "  - host: 192.0.2.20\n    ports: [25, 8080]\n"
+      "  - host: 192.0.2.30\n    port: 53\n    flows: 2\n",
+      "test.yaml");
+  ProberService service(options, config, transport, clock, resolver);
+  std::atomic<bool> stop{false};
+  std::thread loop([&] { service.Run(stop); });
+  SnapshotPtr done;
+  for (int i = 0; i < 1000 && !done; ++i) {
+    SnapshotPtr s = service.snapshot();
+    if (s && s->targets.size() == 6 &&
+        std::all_of(s->targets.begin(), s->targets.end(),
+                    [](const TargetSnapshot& t) { return bool(t.last); }))
+      done = s;
+    else
+      std::this_thread::sleep_for(10ms);
+  }
+  stop = true;
+  loop.join();
+  if (!done) {
+    SnapshotPtr s = service.snapshot();
+    for (const TargetSnapshot& t : s->targets)
+      ADD_FAILURE() << t.target << (t.last ? " finished" : " no round finished") << " skipped "
+                    << t.skipped_rounds;
+    ADD_FAILURE() << "started " << s->engine.traces_started;
+  }
+  ASSERT_TRUE(done) << "not every target finished a round";
+  ASSERT_EQ(done->targets.size(), 6u);
+  for (const TargetSnapshot& t : done->targets) {
+    EXPECT_NE(t.last->outcome, probe::Outcome::kError) << t.target << ": " << t.last->error;
+    EXPECT_EQ(t.last->target, t.target);
+    EXPECT_NE(t.last->port, 0);
+  }
+  EXPECT_GE(done->engine.traces_started, 7u);  // 5 single-flow rounds + one of 2 flows
 }
 
 TEST(ProberServiceHelpersTest, CompactResultKeepsEverything) {
