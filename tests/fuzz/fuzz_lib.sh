@@ -38,7 +38,11 @@ fuzz_run() {
   for d in "$build/fuzz/seeds/$name" "$src/tests/fuzz/seeds/$name" "$src/tests/fuzz/regressions/$name"; do
     [[ -d $d ]] && dirs+=("$d")
   done
-  local options=(-timeout=10 -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$artifacts/")
+  # FUZZ_UNIT_TIMEOUT: seconds one input may take before it counts as a hang (libFuzzer's
+  # -timeout, wall clock). 10 by default; a long run at nice 19 on a busy machine can be starved
+  # of the CPU for longer than that (two such "timeouts" ran in 10 to 14 ms when replayed), so
+  # scripts/fuzz.sh runs are best given more, e.g. 120.
+  local options=(-timeout="${FUZZ_UNIT_TIMEOUT:-10}" -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$artifacts/")
   case $name in
     config)
       # Bounded allocations: an input that makes the loader allocate without bound (yaml-cpp
