@@ -255,6 +255,9 @@ class ProberService {
   /// After a reload that removed targets: when to hand freed memory back to
   /// the system (glibc keeps it in its arenas otherwise; see Run).
   std::optional<probe::TimePoint> trim_at_;
+  // Free memory is handed back to the kernel at least this often (Run).
+  static constexpr probe::Duration kTrimEvery = std::chrono::minutes(1);
+  probe::TimePoint last_trim_{};
 
   // Shared with other threads.
   mutable std::mutex mutex_;
