@@ -322,6 +322,11 @@ class Parser {
     std::string_view best;
     int best_distance = 3;  // suggest only within distance 2
     for (std::string_view candidate : known) {
+      // The distance is at least the difference in length: a long key (a stray
+      // paragraph, a fuzzer's input) costs no quadratic comparison.
+      const auto length_gap = key.size() > candidate.size() ? key.size() - candidate.size()
+                                                            : candidate.size() - key.size();
+      if (length_gap >= static_cast<size_t>(best_distance)) continue;
       int d = EditDistance(key, candidate);
       // d < key.size() keeps a two-letter key from "matching" every other two-letter key.
       if (d < best_distance && static_cast<size_t>(d) < key.size()) {
