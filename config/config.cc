@@ -53,11 +53,12 @@ constexpr IntRange kFirstHopRange{1, 255};  // further bounded by max_hops
 constexpr IntRange kProbesPerHopRange{1, 10};
 constexpr IntRange kGapLimitRange{1, 255};
 constexpr IntRange kFlowsRange{1, 16};
+constexpr IntRange kFullRoundEveryRange{1, 64};
 constexpr IntRange kPortRange{1, 65535};
 
 constexpr std::string_view kSettingsKeys[] = {
-    "interval",       "timeout",   "jitter", "max_hops", "first_hop",
-    "probes_per_hop", "gap_limit", "family", "flows",    "hop_metrics"};
+    "interval",  "timeout", "jitter", "max_hops",    "first_hop",       "probes_per_hop",
+    "gap_limit", "family",  "flows",  "hop_metrics", "full_round_every"};
 constexpr std::string_view kTopLevelKeys[] = {"defaults", "rate",        "source", "interface",
                                               "asn_db",   "reverse_dns", "targets"};
 constexpr std::string_view kTargetOnlyKeys[] = {"host", "ports", "port", "labels"};
@@ -96,6 +97,7 @@ struct SettingsSpec {
   Field<int> flows;
   Field<Family> family;
   Field<HopMetrics> hop_metrics;
+  Field<int> full_round_every;
 };
 
 // A setting's effective value and where it came from.
@@ -451,6 +453,8 @@ class Parser {
       ParseIntField(key, value, mark, kGapLimitRange, spec.gap_limit);
     } else if (key == "flows") {
       ParseIntField(key, value, mark, kFlowsRange, spec.flows);
+    } else if (key == "full_round_every") {
+      ParseIntField(key, value, mark, kFullRoundEveryRange, spec.full_round_every);
     } else if (key == "family") {
       ParseEnumField(key, value, mark, {Family::kAny, Family::kIpv4, Family::kIpv6}, spec.family);
     } else if (key == "hop_metrics") {
@@ -478,6 +482,8 @@ class Parser {
     auto flows = Resolve(section.flows, parent.flows, builtin.flows);
     auto family = Resolve(section.family, parent.family, builtin.family);
     auto hop_metrics = Resolve(section.hop_metrics, parent.hop_metrics, builtin.hop_metrics);
+    auto full_round_every =
+        Resolve(section.full_round_every, parent.full_round_every, builtin.full_round_every);
 
     if (first_hop.valid && max_hops.valid && (first_hop.from_section || max_hops.from_section) &&
         first_hop.value > max_hops.value) {
@@ -520,6 +526,7 @@ class Parser {
     s.flows = flows.value;
     s.family = family.value;
     s.hop_metrics = hop_metrics.value;
+    s.full_round_every = full_round_every.value;
     return s;
   }
 

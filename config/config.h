@@ -81,6 +81,10 @@ struct ProbeSettings {
   Family family = Family::kAny;
   /// Per-hop and other detail series in /metrics (serve only; trace ignores it).
   HopMetrics hop_metrics = HopMetrics::kNone;
+  /// Serve only: once a verdict is confirmed, one round in this many traces the whole path; the
+  /// others re-ask only what the verdict rests on (refresh rounds). 1 = every round is full.
+  /// 1..64.
+  int full_round_every = 4;
 
   bool operator==(const ProbeSettings&) const = default;
 };

@@ -384,11 +384,9 @@ void ProberService::ChooseRound(const TargetState& state, probe::TraceSettings& 
   // router at all unless its verdict is a router's unreachable.
   if (!state.last) return;
   const probe::TraceResult& last = *state.last;
-  const bool reached =
-      last.outcome == probe::Outcome::kOpen || last.outcome == probe::Outcome::kClosed;
-  int refreshes = budget_short_ ? options_.refreshes_per_full_short
-                  : reached     ? 0
-                                : options_.refreshes_per_full;
+  const int refreshes = budget_short_ ? std::max(options_.refreshes_per_full_short,
+                                                 state.settings.full_round_every - 1)
+                                      : state.settings.full_round_every - 1;
   if (state.refreshes_in_a_row >= refreshes) return;
   // Several flows: each flow's path is part of the verdict; always full.
   if (state.settings.flows > 1) return;

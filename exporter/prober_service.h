@@ -87,15 +87,15 @@ struct ServiceOptions {
   /// divergence hop and middlebox detection.
   bool ping = true;
   /// Refresh rounds (only what a confirmed verdict rests on) between two full
-  /// rounds, by the routers' ICMP budgets. While they suffice, a blocked port
-  /// gets refreshes_per_full refreshes between full rounds and a reached port
-  /// none (its full round costs each router one answer and is what sees its
-  /// path change). Once they fall short (some target's round could not
-  /// confirm its verdict: portpath_icmp_budget_exceeded_targets above 0), and
-  /// for budget_short_hold after the last time, every confirmed verdict gets
-  /// refreshes_per_full_short: the answers routers give go to the verdicts
-  /// rather than to hop lists. 0 = every round is full.
-  int refreshes_per_full = 3;
+  /// rounds: while the routers' ICMP budgets suffice, each target's
+  /// `full_round_every` setting (config.h) decides. The verdict is confirmed
+  /// every round, the hop list (and per-hop RTT) every few, and a path change
+  /// that moves the destination or the blocking hop turns the refresh full at
+  /// once. Once budgets fall short (some target's round could not confirm its
+  /// verdict: portpath_icmp_budget_exceeded_targets above 0), and for
+  /// budget_short_hold after the last time, every confirmed verdict gets at
+  /// least refreshes_per_full_short: the answers routers give go to the
+  /// verdicts rather than to hop lists.
   /// Traces in the engine at once at most (its slots; tests use a small
   /// number). A round that finds no room for all its flows waits, in order,
   /// until rounds before it finish: it is late, never an error.
@@ -197,7 +197,7 @@ class ProberService {
   /// refreshes_in_a_row after a refresh that found news: the next round is full.
   static constexpr int kFullNext = 1 << 20;
   /// Whether the routers' ICMP budgets fell short within budget_short_hold
-  /// (as of the last publish): see ProberServiceOptions::refreshes_per_full.
+  /// (as of the last publish): see ServiceOptions::refreshes_per_full_short.
   bool budget_short_ = false;
   probe::TimePoint budget_short_until_{};
   /// Retries the rounds deferred for want of a name's first answer.

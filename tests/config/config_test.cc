@@ -49,6 +49,7 @@ TEST(ConfigTest, MinimalFileGetsBuiltInDefaults) {
   EXPECT_EQ(config.defaults.first_hop, 1);
   EXPECT_EQ(config.defaults.probes_per_hop, 3);
   EXPECT_EQ(config.defaults.gap_limit, 5);
+  EXPECT_EQ(config.defaults.full_round_every, 4);
   EXPECT_EQ(config.defaults.flows, 1);
   EXPECT_EQ(config.defaults.family, Family::kAny);
   EXPECT_EQ(config.rate, 1000);
@@ -77,6 +78,7 @@ defaults:
   jitter: 20%
   family: ipv4
   flows: 4
+  full_round_every: 1
 rate: 250.5
 source: 192.0.2.10
 interface: eth0
@@ -106,6 +108,7 @@ targets:
   defaults.gap_limit = 4;
   defaults.family = Family::kIpv4;
   defaults.flows = 4;
+  defaults.full_round_every = 1;
   EXPECT_EQ(config.defaults, defaults);
   EXPECT_EQ(config.rate, 250.5);
   EXPECT_EQ(config.source, "192.0.2.10");
@@ -123,7 +126,7 @@ targets:
   db_settings.timeout = 2s;
   db_settings.jitter = 2s;  // the 20% from defaults, of this target's own interval
   EXPECT_EQ(db.settings, db_settings);
-  EXPECT_EQ(db.position, (Position{18, 5}));
+  EXPECT_EQ(db.position, (Position{19, 5}));
 
   const Target& web = config.targets[1];
   EXPECT_EQ(web.host, "2001:db8::1");
@@ -133,7 +136,7 @@ targets:
   web_settings.family = Family::kAny;
   web_settings.max_hops = 64;
   EXPECT_EQ(web.settings, web_settings);
-  EXPECT_EQ(web.position, (Position{23, 5}));
+  EXPECT_EQ(web.position, (Position{24, 5}));
 }
 
 TEST(ConfigTest, AcceptsEveryDurationSpelling) {
@@ -370,6 +373,8 @@ TEST(ConfigTest, RejectsBadSettingValues) {
       {"probes_per_hop: 11", 19, "probes_per_hop: must be between 1 and 10, got 11"},
       {"gap_limit: -1", 14, "gap_limit: must be between 1 and 255, got -1"},
       {"flows: 17", 10, "flows: must be between 1 and 16, got 17"},
+      {"full_round_every: 0", 21, "full_round_every: must be between 1 and 64, got 0"},
+      {"full_round_every: 65", 21, "full_round_every: must be between 1 and 64, got 65"},
       {"jitter: 60%", 11, "jitter: must be between 0% and 50%, got 60%"},
       {"jitter: lots", 11,
        "jitter: expected a percentage like 10% or a duration like 500ms, got 'lots'"},

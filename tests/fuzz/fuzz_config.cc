@@ -28,6 +28,7 @@ void CheckSettings(const ProbeSettings& s) {
   FUZZ_CHECK(s.probes_per_hop >= 1 && s.probes_per_hop <= 10);
   FUZZ_CHECK(s.gap_limit >= 1 && s.gap_limit <= 255);
   FUZZ_CHECK(s.flows >= 1 && s.flows <= 16);
+  FUZZ_CHECK(s.full_round_every >= 1 && s.full_round_every <= 64);
 }
 
 }  // namespace

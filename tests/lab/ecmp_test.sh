@@ -29,8 +29,10 @@ work=$(mktemp -d)
 serve_pid=""
 trap 'kill $serve_pid 2>/dev/null; wait $serve_pid 2>/dev/null; lab_down "$LAB" >/dev/null 2>&1; rm -rf "$work"' EXIT
 cat >"$work/config.yaml" <<EOF2
-# hop_metrics: all, for portpath_path_last_change_timestamp_seconds (a detail series).
-defaults: {interval: 2s, timeout: 500ms, jitter: 0%, hop_metrics: all}
+# hop_metrics: all, for portpath_path_last_change_timestamp_seconds (a detail series);
+# full_round_every: 1, so that each round traces the whole path and sees the branch
+# change of the same length at once (by default one round in 4 does).
+defaults: {interval: 2s, timeout: 500ms, jitter: 0%, hop_metrics: all, full_round_every: 1}
 targets:
   - host: $LAB_ECMP_TARGET4
     port: 80
