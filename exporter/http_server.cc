@@ -459,8 +459,8 @@ void HttpServer::AddBuiltInRoutes(HttpHandlers handlers) {
     r.body = kIndexHtml;
     return r;
   });
-  AddRoute("/metrics", get, [metrics = std::move(handlers.metrics_text)](const HttpRequest&) {
-    return Exposition(metrics ? metrics() : std::string());
+  AddRoute("/metrics", get, [metrics = std::move(handlers.metrics)](const HttpRequest& request) {
+    return metrics ? metrics(request) : Exposition(std::string());
   });
   AddRoute("/probe", get, [probe = std::move(handlers.probe)](const HttpRequest& request) {
     if (!probe) return Text(404, "Not found: /probe is not enabled\n");

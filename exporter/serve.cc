@@ -328,7 +328,7 @@ int RunServe(const ServeOptions& options) {
   MetricsEndpoint metrics([&service] { return service.snapshot(); },
                           {std::make_shared<ProcessCollector>(options.version)});
   HttpHandlers handlers;
-  handlers.metrics_text = [&metrics] { return metrics.Text(); };
+  handlers.metrics = [&metrics](const HttpRequest& request) { return metrics(request); };
   handlers.ready = [&service] { return service.ready(); };
   handlers.reload = [&reloader] { return reloader.Reload("POST /-/reload"); };
   // At most two /probe traces at once: each holds an HTTP worker until its

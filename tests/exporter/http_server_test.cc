@@ -41,7 +41,13 @@ class HttpServerTest : public ::testing::Test {
  protected:
   HttpServerTest() {
     HttpHandlers h;
-    h.metrics_text = [] { return std::string("portpath_up 1\n"); };
+    h.metrics = [](const HttpRequest&) {
+      HttpResponse r;
+      r.content_type = std::string(kMetricsContentType);
+      r.body = "portpath_up 1\n";
+      r.compressible = true;
+      return r;
+    };
     h.probe = [this](const std::string& target) -> std::pair<int, std::string> {
       {
         std::lock_guard lock(mu_);

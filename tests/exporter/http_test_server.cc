@@ -25,7 +25,13 @@ int main(int argc, char** argv) {
                std::to_string(1000 + i) + "\"} 1\n";
   }
   HttpHandlers handlers;
-  handlers.metrics_text = [&metrics] { return metrics; };
+  handlers.metrics = [&metrics](const HttpRequest&) {
+    HttpResponse r;
+    r.content_type = std::string(kMetricsContentType);
+    r.body = metrics;
+    r.compressible = true;
+    return r;
+  };
   handlers.probe = [](const std::string& target) -> std::pair<int, std::string> {
     if (target != "configured:1")
       return {400, "target '" + target + "' is not in the configuration\n"};
