@@ -379,7 +379,7 @@ int RunServe(const ServeOptions& options) {
       break;
     } else {
       reloader.CheckForChange();
-      status_page.Observe(*current());
+      status_page.Observe(current());
     }
   }
   stop = true;

@@ -323,11 +323,18 @@ constexpr const char* kScript = R"JS(
 
 StatusPage::StatusPage(StatusPageOptions options) : options_(std::move(options)) {}
 
-void StatusPage::Observe(const Snapshot& snapshot) {
+void StatusPage::Observe(const SnapshotPtr& snapshot_ptr) {
+  if (!snapshot_ptr) return;
+  const Snapshot& snapshot = *snapshot_ptr;
   std::lock_guard lock(mutex_);
-  // Updated in place: rebuilding the map every second cost 3% of a core and
-  // churned 15 MB at 10,000 targets (issue 9).
-  for (const TargetSnapshot& t : snapshot.targets) {
+  // Updated in place, and only for the targets that changed: rebuilding the
+  // map every second cost 3% of a core and churned 15 MB at 10,000 targets,
+  // and looking every target up every second still cost 5% of the exporter's
+  // CPU there (perf, issue 9).
+  const bool same_targets = observed_ && observed_->targets.size() == snapshot.targets.size();
+  for (std::size_t i = 0; i < snapshot.targets.size(); ++i) {
+    const TargetSnapshot& t = snapshot.targets[i];
+    if (same_targets && &observed_->targets[i] == &t) continue;
     TargetHistory& h = history_[t.target];
     if (t.last && (h.rounds.empty() || t.last->finished_at > h.rounds.back().finished_at)) {
       if (h.rounds.empty()) h.rounds.reserve(options_.history + 1);
@@ -350,6 +357,7 @@ void StatusPage::Observe(const Snapshot& snapshot) {
     for (const TargetSnapshot& t : snapshot.targets) keep.insert(t.target);
     std::erase_if(history_, [&](const auto& entry) { return !keep.count(entry.first); });
   }
+  observed_ = snapshot_ptr;
 }
 
 TargetHistory StatusPage::HistoryOf(const std::string& key) const {

@@ -57,7 +57,7 @@ class StatusPage {
 
   /// Records the rounds finished since the last call, and forgets targets no
   /// longer configured. Call it about once a second.
-  void Observe(const Snapshot& snapshot);
+  void Observe(const SnapshotPtr& snapshot);
 
   /// GET / (the page) or GET /?target=HOST:PORT (that target's detail, a
   /// fragment the page inserts; 404 for a target not configured).
@@ -77,6 +77,11 @@ class StatusPage {
   StatusPageOptions options_;
   mutable std::mutex mutex_;
   std::map<std::string, TargetHistory> history_;  // guarded by mutex_
+  // The snapshot of the last Observe, kept alive so that the address of a
+  // target it shows cannot be reused by another: a target the loop did not
+  // touch since is the very same object in the next snapshot (snapshot.h),
+  // and is skipped. Guarded by mutex_.
+  SnapshotPtr observed_;
 };
 
 }  // namespace portpath::exporter

@@ -46,7 +46,7 @@ TEST(StatusPageTest, BlockedTargetFirstAndExpandedWithItsHop) {
   Snapshot s;
   s.targets = {OpenTarget(), CarrierBlocked()};
   StatusPage page(Options());
-  page.Observe(s);
+  page.Observe(std::make_shared<Snapshot>(s));
   const std::string html = page.RenderPage(s, 1700000060);
   auto blocked = html.find("data-target=\"web.example.com:443\"");
   auto open = html.find("data-target=\"db.example.com:5432\"");
@@ -70,7 +70,7 @@ TEST(StatusPageTest, TicketSaysWhatFailsSinceWhenFromWhereAndWho) {
   Snapshot s;
   s.targets = {CarrierBlocked()};
   StatusPage page(Options());
-  page.Observe(s);
+  page.Observe(std::make_shared<Snapshot>(s));
   const std::string ticket = page.TicketText(s.targets[0]);
   for (const char* line :
        {"TCP port 443 of web.example.com is filtered after hop 2\n",
@@ -124,8 +124,8 @@ TEST(StatusPageTest, TimelineKeepsRecentRoundsAndSinceFollowsChanges) {
   s.targets = {CarrierBlocked()};
   for (int i = 0; i < 5; ++i) {
     s.targets[0].last->finished_at = 1000 + 10 * i;
-    page.Observe(s);
-    page.Observe(s);  // the same round seen twice is one round
+    page.Observe(std::make_shared<Snapshot>(s));
+    page.Observe(std::make_shared<Snapshot>(s));  // the same round seen twice is one round
   }
   std::string detail = page.RenderDetail(s.targets[0], 1100);
   EXPECT_EQ(Count(detail, "<rect class=\"o-filtered\""), 3u);
@@ -136,7 +136,7 @@ TEST(StatusPageTest, TimelineKeepsRecentRoundsAndSinceFollowsChanges) {
   s.targets[0] = OpenTarget();
   s.targets[0].target = "web.example.com:443";
   s.targets[0].last->finished_at = 1060;
-  page.Observe(s);
+  page.Observe(std::make_shared<Snapshot>(s));
   detail = page.RenderDetail(s.targets[0], 1100);
   EXPECT_EQ(Count(detail, "<rect class=\"o-filtered\""), 2u);
   EXPECT_EQ(Count(detail, "<rect class=\"o-open\""), 1u);
@@ -167,7 +167,7 @@ TEST(StatusPageTest, TenThousandTargetsStayLight) {
     s.targets.push_back(std::move(t));
   }
   StatusPage page(Options());
-  page.Observe(s);
+  page.Observe(std::make_shared<Snapshot>(s));
   auto start = std::chrono::steady_clock::now();
   const std::string html = page.RenderPage(s, 1700000060);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
