@@ -261,6 +261,7 @@ bool ProberService::ApplyPending(probe::TimePoint now) {
         state.path_changes = old->second.path_changes;
         state.last_path_change = old->second.last_path_change;
         state.refreshes_in_a_row = old->second.refreshes_in_a_row;
+        state.budget_exceeded = old->second.budget_exceeded;
       } else {
         state.id = next_id_++;
       }
@@ -584,6 +585,7 @@ void ProberService::Record(TargetState& state, probe::TraceResult result) {
   // Worked out once here, not at every scrape.
   if (result.path_id.empty()) result.path_id = probe::PathId(result);
   CompactResult(result);
+  state.budget_exceeded = BudgetExceeded(result);
   // Kept packed: a target's result lives as long as the target (SharedResult).
   state.last = SharedResult::Packed(std::move(result));
   state.changed = true;
@@ -657,8 +659,7 @@ void ProberService::Publish(probe::TimePoint now, bool force) {
   bool all_done = true;
   std::size_t budget_short = 0;
   for (auto& [key, state] : targets_) {
-    // Through the const view: the mutable one would copy a shared result.
-    if (state.last && BudgetExceeded(*std::as_const(state.last))) ++budget_short;
+    if (state.budget_exceeded) ++budget_short;
     // Only a target that changed since the last publish is made again; the
     // others are shared with the snapshots before (a pointer each).
     if (!state.published || state.changed) {
