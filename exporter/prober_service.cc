@@ -294,6 +294,9 @@ ProberService::RoundStart ProberService::StartRound(const TargetState& state,
                                                     std::uint64_t round_id, int flows,
                                                     probe::Duration dns_max_age,
                                                     probe::TraceResult& error_out) {
+  // Behind a round that found the engine full, every round waits its turn
+  // (below), and costs nothing more until then.
+  if (waiting_for_room_) return RoundStart::kDeferred;
   // An IP literal is traced as written: no DNS, no cache, no thread hop.
   std::optional<packet::IpAddress> address = packet::IpAddress::Parse(state.host);
   if (!address) {
@@ -316,9 +319,6 @@ ProberService::RoundStart ProberService::StartRound(const TargetState& state,
     }
   }
   std::string error;
-  if (state.last && state.last->address && *state.last->address != *address)
-    spdlog::info("{}: address changed from {} to {}", state.key, state.last->address->ToString(),
-                 address->ToString());
   auto source = SourceFor(*address, clock_.Now(), error);
   if (!source) {
     error_out =
@@ -344,10 +344,10 @@ ProberService::RoundStart ProberService::StartRound(const TargetState& state,
   // order, so that a round of many flows is not starved by rounds of one that
   // take each slot as it frees. Only a round that would not fit an idle engine
   // is an error.
-  if (waiting_for_room_) return RoundStart::kDeferred;
   if (!rounds_.Start(engine_, job, round_id, flows)) {
     if (engine_.active() > 0) {
       waiting_for_room_ = true;
+      active_when_full_ = engine_.active();
       return RoundStart::kDeferred;
     }
     error_out = probe::MakeErrorResult(
@@ -355,6 +355,10 @@ ProberService::RoundStart ProberService::StartRound(const TargetState& state,
         "a round of " + std::to_string(flows) + " flows does not fit the engine's trace slots");
     return RoundStart::kFailed;
   }
+  // Once, when the round starts (a round waiting for room may come back here).
+  if (state.last && state.last->address && *state.last->address != *address)
+    spdlog::info("{}: address changed from {} to {}", state.key, state.last->address->ToString(),
+                 address->ToString());
   return RoundStart::kStarted;
 }
 
@@ -484,6 +488,10 @@ void ProberService::TryStart(PendingRound round, probe::TimePoint now) {
 }
 
 void ProberService::StartDeferred(probe::TimePoint now) {
+  // While no trace has ended since the engine was found full, no waiting
+  // round can start: none is retried (thousands may wait, and the loop turns
+  // once per probe).
+  if (waiting_for_room_ && engine_.active() >= active_when_full_) return;
   std::vector<PendingRound> rounds;
   rounds.swap(deferred_);
   waiting_for_room_ = false;  // the oldest round waiting for room tries first
@@ -686,7 +694,8 @@ void ProberService::Publish(probe::TimePoint now, bool force) {
   if (budget_short_ && !was_short)
     spdlog::info(
         "routers' ICMP budgets fall short ({} target ports unconfirmed): confirmed verdicts get "
-        "a full round every {} rounds, refresh rounds in between",
+        "a full round every {} rounds (or as their full_round_every says, if less often), refresh "
+        "rounds in between",
         budget_short, options_.refreshes_per_full_short + 1);
   else if (!budget_short_ && was_short)
     spdlog::info(
@@ -741,7 +750,7 @@ void ProberService::Run(const std::atomic<bool>& stop) {
     CollectFinished();
     Publish(clock_.Now(), false);
     if (const probe::TimePoint at = clock_.Now();
-        (trim_at_ && at >= *trim_at_) || at - last_trim_ >= kTrimEvery) {
+        (trim_at_ && at >= *trim_at_) || at - last_trim_ >= kTrimEvery || at < last_trim_) {
       // glibc keeps freed memory resident in its arenas: a reload from 10,000
       // target ports down to 2 freed hundreds of MB that stayed without this,
       // and scrapes under steady load leave holes (about 3 MB after 5 minutes

@@ -96,12 +96,12 @@ struct ServiceOptions {
   /// budget_short_hold after the last time, every confirmed verdict gets at
   /// least refreshes_per_full_short: the answers routers give go to the
   /// verdicts rather than to hop lists.
+  int refreshes_per_full_short = 15;
+  probe::Duration budget_short_hold = std::chrono::minutes(10);
   /// Traces in the engine at once at most (its slots; tests use a small
   /// number). A round that finds no room for all its flows waits, in order,
   /// until rounds before it finish: it is late, never an error.
   std::size_t max_traces = probe::kEngineTraceSlots;
-  int refreshes_per_full_short = 15;
-  probe::Duration budget_short_hold = std::chrono::minutes(10);
   /// Forward DNS for host names. Its timeout is how long a round waits for a
   /// name that has no usable answer yet before it is an error ("resolving HOST
   /// timed out").
@@ -246,6 +246,9 @@ class ProberService {
   // Set when a round found no room in the engine this turn: every later round
   // of the turn queues behind it (StartRound).
   bool waiting_for_room_ = false;
+  // engine_.active() when that happened: until a trace ends there is no room,
+  // and the waiting rounds are not retried at all (StartDeferred).
+  std::size_t active_when_full_ = 0;
   struct CachedSource {
     packet::IpAddress source;
     probe::TimePoint until;

@@ -355,8 +355,6 @@ int RunServe(const ServeOptions& options) {
     spdlog::error("portpath serve: {}", e.what());
     return 3;
   }
-  http->AddRoute("/metrics", {"GET"},
-                 [&metrics](const HttpRequest& request) { return metrics(request); });
   http->AddRoute("/", {"GET"}, [&status_page, &current](const HttpRequest& request) {
     return status_page.Handle(*current(), request.Param("target"), NowSeconds());
   });
