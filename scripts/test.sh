@@ -1,7 +1,32 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test: unit tests, the
-# network-namespace lab tests (root), promtool and Prometheus checks.
+# network-namespace lab tests (root), promtool and Prometheus checks, and the
+# unit and lab suites under ASan and UBSan.
+#
+#   scripts/test.sh                  every test (what CI runs, .ci/run)
+#   scripts/test.sh CTEST-ARGS...    ctest over build/ alone with those arguments
+#                                    (-L lab, -LE lab, -R NAME, ...); no sanitizer build
+#
+# Without arguments, two runs: ctest over build/ runs every test but the lab tests that
+# scripts/test-sanitize.sh covers, then scripts/test-sanitize.sh builds build-asan/ and runs the
+# unit tests and those lab tests there. So each lab test runs once, under the sanitizers unless
+# that run leaves it out (lab.policing, lab.rate_limit, the peer benchmark, the deploy bundle),
+# and the unit tests run in both builds. Both runs always run; the script fails if either does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-ctest --test-dir build --output-on-failure --timeout 600 "$@"
+if (($#)); then
+  exec ctest --test-dir build --output-on-failure --timeout 600 "$@"
+fi
+
+mapfile -t sanitized < <(bash scripts/test-sanitize.sh --lab-tests build)
+((${#sanitized[@]})) || { echo "test: no lab test in the sanitizer run's selection" >&2; exit 1; }
+pattern=$(printf '%s\n' "${sanitized[@]}" | sed 's/[.]/\\./g' | paste -sd '|')
+status=0
+start=$SECONDS
+ctest --test-dir build --output-on-failure --timeout 600 -E "^($pattern)\$" || status=$?
+echo "test: plain run in $((SECONDS - start)) s (ctest status $status);" \
+  "${#sanitized[@]} lab tests left to the sanitizer run"
+bash scripts/test-sanitize.sh || status=$?
+echo "test: $((SECONDS - start)) s after the build of build/"
+exit "$status"
