@@ -54,7 +54,18 @@ check "--labels on every target series (shard 2)" "$(targets_of 2 | wc -l)" \
   "$(in_lab curl -sf "http://127.0.0.1:${ports[2]}/metrics" | grep -c '^portpath_target_info{.*shard="2".*node="lab-node"\|^portpath_target_info{.*node="lab-node".*shard="2"')"
 before=$(targets_of 0)
 write_config 15
-for _ in $(seq 1 30); do [[ $(targets_of 0) != "$before" ]] && break; sleep 0.5; done
+# Each exporter notices the new file on its own (a check about once a second), so wait until all
+# three have reloaded: waiting for shard 0 alone once caught shard 1 still on the old file
+# (48 of 60) on a loaded machine.
+# A reload shows in /metrics at the loop's next publish, so wait for the new files' total too
+# (at most 20 s: a real gap never gets there, and split_check then fails on it).
+reloaded() { grep -c 'config reloaded' "$work/serve$1.log" 2>/dev/null || true; }
+for _ in $(seq 1 40); do
+  if (($(reloaded 0) > 0 && $(reloaded 1) > 0 && $(reloaded 2) > 0)); then
+    [[ $( (targets_of 0; targets_of 1; targets_of 2) | wc -l) == 60 ]] && break
+  fi
+  sleep 0.5
+done
 echo "after a reload to 60 target ports:"
 split_check 60
 check "... a shard keeps the ports it had (stable hash)" "" "$(comm -23 <(echo "$before") <(targets_of 0) | tr '\n' ' ')"
