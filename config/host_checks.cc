@@ -1,6 +1,5 @@
 #include "config/host_checks.h"
 
-#include <arpa/inet.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -13,29 +12,26 @@
 namespace portpath::config {
 
 std::string CheckLocalSource(std::string_view address) {
-  const std::string text(address);
-  in_addr v4{};
-  in6_addr v6{};
-  const bool is_v4 = ::inet_pton(AF_INET, text.c_str(), &v4) == 1;
-  const bool is_v6 = !is_v4 && ::inet_pton(AF_INET6, text.c_str(), &v6) == 1;
-  if (!is_v4 && !is_v6) return "'" + EscapeForDisplay(address) + "' is not an IPv4 or IPv6 address";
+  const auto v4 = ParseIpv4(address);
+  const auto v6 = v4 ? std::nullopt : ParseIpv6(address);
+  if (!v4 && !v6) return "'" + EscapeForDisplay(address) + "' is not an IPv4 or IPv6 address";
   ifaddrs* list = nullptr;
   if (::getifaddrs(&list) != 0)
     return "cannot list the addresses of this host: " + std::string(std::strerror(errno));
   bool found = false;
   for (const ifaddrs* a = list; a && !found; a = a->ifa_next) {
     if (!a->ifa_addr) continue;
-    if (is_v4 && a->ifa_addr->sa_family == AF_INET) {
+    if (v4 && a->ifa_addr->sa_family == AF_INET) {
       const auto* sin = reinterpret_cast<const sockaddr_in*>(a->ifa_addr);
-      found = sin->sin_addr.s_addr == v4.s_addr;
-    } else if (is_v6 && a->ifa_addr->sa_family == AF_INET6) {
+      found = std::memcmp(&sin->sin_addr, v4->data(), v4->size()) == 0;
+    } else if (v6 && a->ifa_addr->sa_family == AF_INET6) {
       const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(a->ifa_addr);
-      found = std::memcmp(&sin6->sin6_addr, &v6, sizeof v6) == 0;
+      found = std::memcmp(&sin6->sin6_addr, v6->data(), v6->size()) == 0;
     }
   }
   ::freeifaddrs(list);
   if (found) return "";
-  return text +
+  return std::string(address) +
          " is not an address of this host: probes from it would be spoofed and their answers "
          "would never come back here (see 'ip address')";
 }

@@ -54,20 +54,6 @@ struct Unit {
 // out ambiguous spellings such as "30s1m" and matches Prometheus' duration syntax.
 constexpr std::array<Unit, 4> kUnits{{{"h", 3'600'000}, {"m", 60'000}, {"s", 1'000}, {"ms", 1}}};
 
-std::optional<std::array<uint8_t, 4>> ParseIpv4(std::string_view text) {
-  std::array<uint8_t, 4> out{};
-  std::string s(text);
-  if (inet_pton(AF_INET, s.c_str(), out.data()) != 1) return std::nullopt;
-  return out;
-}
-
-std::optional<std::array<uint8_t, 16>> ParseIpv6(std::string_view text) {
-  std::array<uint8_t, 16> out{};
-  std::string s(text);
-  if (inet_pton(AF_INET6, s.c_str(), out.data()) != 1) return std::nullopt;
-  return out;
-}
-
 bool IsPrintableAscii(char c) { return c >= 0x20 && c < 0x7f; }
 
 // Values quoted in problem texts come from files and command lines: a host holding ESC [ 2 J
@@ -84,6 +70,20 @@ std::string DescribeChar(char c) {
 }
 
 }  // namespace
+
+std::optional<std::array<uint8_t, 4>> ParseIpv4(std::string_view text) {
+  std::array<uint8_t, 4> out{};
+  std::string s(text);
+  if (inet_pton(AF_INET, s.c_str(), out.data()) != 1) return std::nullopt;
+  return out;
+}
+
+std::optional<std::array<uint8_t, 16>> ParseIpv6(std::string_view text) {
+  std::array<uint8_t, 16> out{};
+  std::string s(text);
+  if (inet_pton(AF_INET6, s.c_str(), out.data()) != 1) return std::nullopt;
+  return out;
+}
 
 std::optional<milliseconds> ParseDuration(std::string_view text) {
   if (text.empty()) return std::nullopt;

@@ -8,6 +8,7 @@
 // Thread-safety: every function here is pure and safe to call from any thread.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -15,6 +16,10 @@
 #include <string_view>
 
 namespace portpath::config {
+
+/// The 4 or 16 bytes of an IPv4 or IPv6 literal (inet_pton's syntax), or nothing.
+std::optional<std::array<uint8_t, 4>> ParseIpv4(std::string_view text);
+std::optional<std::array<uint8_t, 16>> ParseIpv6(std::string_view text);
 
 /// Parses a duration: one or more `<number><unit>` parts with units `h`, `m`, `s`, `ms`, each at
 /// most once and largest first (`1h30m`, `1.5s`, `500ms`), or a bare non-negative integer meaning
