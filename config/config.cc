@@ -20,6 +20,7 @@
 #include <utility>
 
 #include "config/scalars.h"
+#include "config/yaml_tree.h"
 #include "probe/io/fd.h"
 
 namespace portpath::config {
@@ -120,28 +121,45 @@ enum class Section { kTop, kDefaults, kTarget };
 
 // yaml-cpp 0.7.0's LoadAll never returns on some inputs: a stray ',' at the top level
 // yields empty documents forever without being consumed, and LoadAll collects them until
-// memory runs out. So documents are first walked with an event handler that stops when the
-// parser makes no progress, and only the first one is built (YAML::Load).
+// memory runs out. So documents are walked with an event handler that stops when the parser
+// makes no progress, and only the first one is built, in the same pass (YamlTreeBuilder: one
+// parse of the text, not a scan and then YAML::Load).
 class DocumentCounter : public YAML::EventHandler {
  public:
+  // `builder`, if given, receives every event too.
+  explicit DocumentCounter(YamlTreeBuilder* builder = nullptr) : builder_(builder) {}
+
   void OnDocumentStart(const YAML::Mark& mark) override { Begin(mark); }
   void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { Note(mark, false); }
-  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { Note(mark, true); }
-  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
-                const std::string&) override {
-    Note(mark, true);
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    Note(mark, false);
+    if (builder_) builder_->OnNull(mark, anchor);
   }
-  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
-                       YAML::EmitterStyle::value) override {
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
     Note(mark, true);
+    if (builder_) builder_->OnAlias(mark, anchor);
   }
-  void OnSequenceEnd() override {}
-  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
-                  YAML::EmitterStyle::value) override {
+  void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
+                const std::string& value) override {
     Note(mark, true);
+    if (builder_) builder_->OnScalar(mark, tag, anchor, value);
   }
-  void OnMapEnd() override {}
+  void OnSequenceStart(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value style) override {
+    Note(mark, true);
+    if (builder_) builder_->OnSequenceStart(mark, tag, anchor, style);
+  }
+  void OnSequenceEnd() override {
+    if (builder_) builder_->OnSequenceEnd();
+  }
+  void OnMapStart(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
+                  YAML::EmitterStyle::value style) override {
+    Note(mark, true);
+    if (builder_) builder_->OnMapStart(mark, tag, anchor, style);
+  }
+  void OnMapEnd() override {
+    if (builder_) builder_->OnMapEnd();
+  }
 
   void Begin(const YAML::Mark& mark) {
     first_mark = mark;
@@ -156,9 +174,13 @@ class DocumentCounter : public YAML::EventHandler {
   YAML::Mark first_mark = YAML::Mark::null_mark();
   bool has_content = false;
   bool noted = false;
+
+ private:
+  YamlTreeBuilder* builder_;
 };
 
 struct DocumentScan {
+  YamlTree first;                             // the first document (a null root if none)
   std::optional<YAML::Mark> second_document;  // where a second non-empty document starts
   std::optional<YAML::Mark> stuck;            // where the parser stopped making progress
 };
@@ -169,8 +191,11 @@ DocumentScan ScanDocuments(std::string_view text) {
   DocumentScan scan;
   std::optional<YAML::Mark> previous;
   for (int document = 0;; ++document) {
-    DocumentCounter counter;
-    if (!parser.HandleNextDocument(counter)) return scan;
+    YamlTreeBuilder builder;
+    DocumentCounter counter(document == 0 ? &builder : nullptr);
+    const bool more = parser.HandleNextDocument(counter);
+    if (document == 0) scan.first = builder.Finish();
+    if (!more) return scan;
     const YAML::Mark& at = counter.first_mark;
     // An empty document at the very place the previous one was: nothing was consumed.
     if (!counter.has_content && previous && previous->pos == at.pos) {
@@ -187,16 +212,15 @@ DocumentScan ScanDocuments(std::string_view text) {
 std::string Quote(std::string_view s) { return "'" + EscapeForDisplay(s) + "'"; }
 
 // How a node appears in "expected X, got Y" messages.
-std::string Describe(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Null:
-    case YAML::NodeType::Undefined:
+std::string Describe(const YamlNode& node) {
+  switch (node.kind()) {
+    case YamlNode::Kind::kNull:
       return "nothing";
-    case YAML::NodeType::Sequence:
+    case YamlNode::Kind::kSequence:
       return "a list";
-    case YAML::NodeType::Map:
+    case YamlNode::Kind::kMap:
       return "a mapping";
-    case YAML::NodeType::Scalar:
+    case YamlNode::Kind::kScalar:
       break;
   }
   constexpr size_t kMaxShown = 60;  // enough to recognise a value, short enough for one line
@@ -222,15 +246,17 @@ class Parser {
     config.file = file_;
     ParseDocument(text, config);
     // Errors are found section by section; users read files top to bottom.
-    std::stable_sort(errors_.begin(), errors_.end(),
-                     [](const ConfigError& a, const ConfigError& b) {
-                       return std::pair(a.line(), a.column()) < std::pair(b.line(), b.column());
-                     });
+    std::stable_sort(errors_.begin(), errors_.end(), [](const Found& a, const Found& b) {
+      return std::pair(a.at.line, a.at.column) < std::pair(b.at.line, b.at.column);
+    });
     ParseResult result;
     if (errors_.empty()) {
       result.config = std::move(config);
     } else {
-      result.errors = std::move(errors_);
+      result.errors.reserve(errors_.size());
+      for (Found& found : errors_) {
+        result.errors.emplace_back(file_, found.at.line, found.at.column, std::move(found.message));
+      }
     }
     return result;
   }
@@ -243,21 +269,19 @@ class Parser {
   }
 
   void Error(const YAML::Mark& mark, std::string message) {
-    const Position at = PositionOf(mark);
-    errors_.emplace_back(file_, at.line, at.column, std::move(message));
+    errors_.push_back({PositionOf(mark), std::move(message)});
   }
 
   // Calls f(key, key_mark, value, value_mark) for each entry of a mapping, after rejecting
   // non-scalar and repeated keys. yaml-cpp keeps both copies of a repeated key and lookups see
   // only the first, so without this check the second would be silently ignored.
   template <typename F>
-  void ForEachEntry(const YAML::Node& map, F&& f) {
-    std::map<std::string, YAML::Mark> seen;
-    for (auto it = map.begin(); it != map.end(); ++it) {
-      // Copies, not references: yaml-cpp's operator-> returns a proxy that dies with the
-      // expression, and a Node is only a shared handle anyway.
-      const YAML::Node key = it->first;
-      const YAML::Node value = it->second;
+  void ForEachEntry(const YamlNode& map, F&& f) {
+    // Keys point into the tree, which outlives the walk.
+    std::map<std::string_view, YAML::Mark> seen;
+    for (std::size_t i = 0; i < map.size(); ++i) {
+      const YamlNode key = map.Key(i);
+      const YamlNode value = map.Value(i);
       YAML::Mark key_mark = key.Mark().is_null() ? map.Mark() : key.Mark();
       if (!key.IsScalar()) {
         Error(key_mark, "expected a key name, got " + Describe(key));
@@ -343,7 +367,7 @@ class Parser {
 
   // --- scalar fields -------------------------------------------------------------------------
 
-  std::optional<int64_t> ParseIntValue(std::string_view key, const YAML::Node& value,
+  std::optional<int64_t> ParseIntValue(std::string_view key, const YamlNode& value,
                                        const YAML::Mark& mark, IntRange range,
                                        std::string_view what = "an integer") {
     std::optional<int64_t> v;
@@ -361,7 +385,7 @@ class Parser {
     return v;
   }
 
-  void ParseIntField(std::string_view key, const YAML::Node& value, const YAML::Mark& mark,
+  void ParseIntField(std::string_view key, const YamlNode& value, const YAML::Mark& mark,
                      IntRange range, Field<int>& out) {
     out.present = true;
     out.mark = mark;
@@ -371,7 +395,7 @@ class Parser {
     }
   }
 
-  void ParseDurationField(std::string_view key, const YAML::Node& value, const YAML::Mark& mark,
+  void ParseDurationField(std::string_view key, const YamlNode& value, const YAML::Mark& mark,
                           milliseconds min, milliseconds max, Field<milliseconds>& out) {
     out.present = true;
     out.mark = mark;
@@ -391,7 +415,7 @@ class Parser {
     out.valid = true;
   }
 
-  void ParseJitterField(const YAML::Node& value, const YAML::Mark& mark, Field<Jitter>& out) {
+  void ParseJitterField(const YamlNode& value, const YAML::Mark& mark, Field<Jitter>& out) {
     out.present = true;
     out.mark = mark;
     auto fail = [&] {
@@ -418,7 +442,7 @@ class Parser {
 
   // One of the spellings of `choices` (an enum with a ToString).
   template <typename E>
-  void ParseEnumField(const std::string& key, const YAML::Node& value, const YAML::Mark& mark,
+  void ParseEnumField(const std::string& key, const YamlNode& value, const YAML::Mark& mark,
                       std::initializer_list<E> choices, Field<E>& out) {
     out.present = true;
     out.mark = mark;
@@ -435,7 +459,7 @@ class Parser {
   }
 
   // Returns false when `key` is not a setting, leaving the caller to report it.
-  bool ParseSetting(const std::string& key, const YAML::Node& value, const YAML::Mark& mark,
+  bool ParseSetting(const std::string& key, const YamlNode& value, const YAML::Mark& mark,
                     SettingsSpec& spec) {
     if (key == "interval") {
       ParseDurationField(key, value, mark, kMinInterval, kMaxInterval, spec.interval);
@@ -533,16 +557,13 @@ class Parser {
   // --- document ------------------------------------------------------------------------------
 
   void ParseDocument(std::string_view text, Config& config) {
-    std::optional<YAML::Mark> second;
-    YAML::Node root;
+    DocumentScan scan;
     try {
-      DocumentScan scan = ScanDocuments(text);
+      scan = ScanDocuments(text);
       if (scan.stuck) {
         Error(*scan.stuck, "invalid YAML: unexpected character (a stray ',' or flow indicator?)");
         return;
       }
-      second = scan.second_document;
-      root = YAML::Load(std::string(text));
     } catch (const YAML::Exception& e) {
       // ParserException and its DeepRecursion subclass carry the mark of the offending token.
       Error(e.mark, "invalid YAML: " + e.msg);
@@ -550,13 +571,13 @@ class Parser {
     }
     // A second document would be ignored by a naive loader; a stray '---' usually means two
     // files were concatenated.
-    if (second) {
-      Error(*second,
+    if (scan.second_document) {
+      Error(*scan.second_document,
             "expected a single YAML document, found another one; remove the '---' separator");
     }
-    if (!root.IsDefined() || root.IsNull()) {
-      Error(root.IsDefined() ? root.Mark() : YAML::Mark::null_mark(),
-            "expected a mapping at the top level, got an empty document");
+    const YamlNode root = scan.first.Root();
+    if (root.IsNull()) {
+      Error(root.Mark(), "expected a mapping at the top level, got an empty document");
       return;
     }
     if (!root.IsMap()) {
@@ -566,9 +587,9 @@ class Parser {
 
     // Collect first, then process: targets depend on `defaults:` wherever it appears.
     SettingsSpec defaults;
-    std::optional<std::pair<YAML::Node, YAML::Mark>> targets;
+    std::optional<std::pair<YamlNode, YAML::Mark>> targets;
     ForEachEntry(root, [&](const std::string& key, const YAML::Mark& key_mark,
-                           const YAML::Node& value, const YAML::Mark& mark) {
+                           const YamlNode& value, const YAML::Mark& mark) {
       if (key == "defaults") {
         ParseDefaults(value, mark, defaults);
       } else if (key == "rate") {
@@ -629,7 +650,8 @@ class Parser {
 
     // (host identity, port) -> position of the target that claimed it first.
     std::map<std::pair<std::string, uint16_t>, Position> claimed;
-    for (const YAML::Node& node : list) {
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      const YamlNode node = list.Item(i);
       std::vector<std::pair<uint16_t, YAML::Mark>> port_marks;
       std::optional<Target> target = ParseTarget(node, list_mark, defaults, port_marks);
       if (!target) continue;
@@ -645,19 +667,19 @@ class Parser {
     }
   }
 
-  void ParseDefaults(const YAML::Node& value, const YAML::Mark& mark, SettingsSpec& defaults) {
+  void ParseDefaults(const YamlNode& value, const YAML::Mark& mark, SettingsSpec& defaults) {
     if (value.IsNull()) return;  // an empty section is harmless: everything stays built-in
     if (!value.IsMap()) {
       Error(mark, "defaults: expected a mapping of settings, got " + Describe(value));
       return;
     }
-    ForEachEntry(value, [&](const std::string& key, const YAML::Mark& key_mark, const YAML::Node& v,
+    ForEachEntry(value, [&](const std::string& key, const YAML::Mark& key_mark, const YamlNode& v,
                             const YAML::Mark& v_mark) {
       if (!ParseSetting(key, v, v_mark, defaults)) UnknownKey(key, key_mark, Section::kDefaults);
     });
   }
 
-  void ParseInterface(const YAML::Node& value, const YAML::Mark& mark, Config& config) {
+  void ParseInterface(const YamlNode& value, const YAML::Mark& mark, Config& config) {
     if (!value.IsScalar() || value.Scalar().empty()) {
       Error(mark, "interface: expected an interface name like eth0, got " + Describe(value));
       return;
@@ -678,7 +700,7 @@ class Parser {
 
   // Returns the target, or nothing when its host or ports are unusable (errors already
   // recorded). `port_marks` receives each port with its position, for duplicate detection.
-  std::optional<Target> ParseTarget(const YAML::Node& node, const YAML::Mark& list_mark,
+  std::optional<Target> ParseTarget(const YamlNode& node, const YAML::Mark& list_mark,
                                     const SettingsSpec& defaults,
                                     std::vector<std::pair<uint16_t, YAML::Mark>>& port_marks) {
     YAML::Mark target_mark = node.Mark().is_null() ? list_mark : node.Mark();
@@ -696,7 +718,7 @@ class Parser {
     std::optional<YAML::Mark> ports_key;  // of whichever of 'port' and 'ports' came first
 
     ForEachEntry(node, [&](const std::string& key, const YAML::Mark& key_mark,
-                           const YAML::Node& value, const YAML::Mark& mark) {
+                           const YamlNode& value, const YAML::Mark& mark) {
       if (key == "host") {
         have_host = true;
         ok = ParseHost(value, mark, target) && ok;
@@ -731,7 +753,7 @@ class Parser {
     return target;
   }
 
-  bool ParseHost(const YAML::Node& value, const YAML::Mark& mark, Target& target) {
+  bool ParseHost(const YamlNode& value, const YAML::Mark& mark, Target& target) {
     if (!value.IsScalar()) {
       Error(mark, "host: expected a host name or an IP address, got " + Describe(value));
       return false;
@@ -745,8 +767,8 @@ class Parser {
     return true;
   }
 
-  bool AddPort(const YAML::Node& value, const YAML::Mark& mark, std::string_view key,
-               Target& target, std::vector<std::pair<uint16_t, YAML::Mark>>& port_marks) {
+  bool AddPort(const YamlNode& value, const YAML::Mark& mark, std::string_view key, Target& target,
+               std::vector<std::pair<uint16_t, YAML::Mark>>& port_marks) {
     std::optional<int64_t> v = ParseIntValue(key, value, mark, kPortRange, "a port number");
     if (!v) return false;
     auto port = static_cast<uint16_t>(*v);
@@ -759,7 +781,7 @@ class Parser {
     return true;
   }
 
-  bool ParsePortList(const YAML::Node& value, const YAML::Mark& mark, Target& target,
+  bool ParsePortList(const YamlNode& value, const YAML::Mark& mark, Target& target,
                      std::vector<std::pair<uint16_t, YAML::Mark>>& port_marks) {
     if (value.IsScalar()) {
       // Accepting a scalar here would make `ports: 80,443` mean something odd; point to `port`.
@@ -776,7 +798,8 @@ class Parser {
       return false;
     }
     bool ok = true;
-    for (const YAML::Node& item : value) {
+    for (std::size_t i = 0; i < value.size(); ++i) {
+      const YamlNode item = value.Item(i);
       YAML::Mark item_mark = item.Mark().is_null() ? mark : item.Mark();
       // A duplicate port is reported but does not make the target unusable.
       ok = AddPort(item, item_mark, "ports", target, port_marks) && ok;
@@ -784,7 +807,7 @@ class Parser {
     return !target.ports.empty() && ok;
   }
 
-  bool ParseSinglePort(const YAML::Node& value, const YAML::Mark& mark, Target& target,
+  bool ParseSinglePort(const YamlNode& value, const YAML::Mark& mark, Target& target,
                        std::vector<std::pair<uint16_t, YAML::Mark>>& port_marks) {
     if (value.IsSequence()) {
       Error(mark, "port: expected a single port number, got a list; use 'ports:' for a list");
@@ -793,7 +816,7 @@ class Parser {
     return AddPort(value, mark, "port", target, port_marks);
   }
 
-  void ParseLabels(const YAML::Node& value, const YAML::Mark& mark, Target& target) {
+  void ParseLabels(const YamlNode& value, const YAML::Mark& mark, Target& target) {
     if (value.IsNull()) return;
     if (!value.IsMap()) {
       Error(mark,
@@ -802,8 +825,8 @@ class Parser {
                 Describe(value));
       return;
     }
-    ForEachEntry(value, [&](const std::string& name, const YAML::Mark& name_mark,
-                            const YAML::Node& v, const YAML::Mark& v_mark) {
+    ForEachEntry(value, [&](const std::string& name, const YAML::Mark& name_mark, const YamlNode& v,
+                            const YAML::Mark& v_mark) {
       if (!IsLabelName(name)) {
         return Error(name_mark, "labels: invalid label name " + Quote(name) +
                                     ": use letters, digits and '_', not starting with a digit");
@@ -831,13 +854,32 @@ class Parser {
     });
   }
 
+  // An error as found: sorted by position first, made a ConfigError (with its what() text)
+  // only at the end. Broken input can hold thousands.
+  struct Found {
+    Position at;
+    std::string message;
+  };
+
   std::string file_;
-  std::vector<ConfigError> errors_;
+  std::vector<Found> errors_;
 };
 
-std::string Where(const std::string& file, int line, int column) {
-  if (line == 0) return file;
-  return file + ":" + std::to_string(line) + ":" + std::to_string(column);
+// FILE:LINE:COLUMN: MESSAGE, or FILE: MESSAGE, built in one buffer: a broken file can give
+// thousands of errors.
+std::string ErrorText(const std::string& file, int line, int column, const std::string& message) {
+  std::string text;
+  text.reserve(file.size() + message.size() + 26);
+  text += file;
+  if (line != 0) {
+    text += ':';
+    text += std::to_string(line);
+    text += ':';
+    text += std::to_string(column);
+  }
+  text += ": ";
+  text += message;
+  return text;
 }
 
 }  // namespace
@@ -867,7 +909,7 @@ std::string_view ToString(HopMetrics hop_metrics) {
 }
 
 ConfigError::ConfigError(std::string file, int line, int column, std::string message)
-    : std::runtime_error(Where(file, line, column) + ": " + message),
+    : std::runtime_error(ErrorText(file, line, column, message)),
       file_(std::move(file)),
       line_(line),
       column_(column),

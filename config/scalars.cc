@@ -298,8 +298,21 @@ std::string HostIdentity(std::string_view host) {
 }
 
 int EditDistance(std::string_view a, std::string_view b) {
-  // Three rolling rows are enough for the optimal-string-alignment recurrence.
-  std::vector<int> two_back(b.size() + 1), prev(b.size() + 1), cur(b.size() + 1);
+  // Three rolling rows are enough for the optimal-string-alignment recurrence. They stay on the
+  // stack for the short words the config's "did you mean" compares (every unknown key against
+  // each known one; a broken file can have thousands).
+  constexpr size_t kOnStack = 32;
+  const size_t width = b.size() + 1;
+  std::array<int, 3 * (kOnStack + 1)> stack_rows{};
+  std::vector<int> heap_rows;
+  int* rows = stack_rows.data();
+  if (b.size() > kOnStack) {
+    heap_rows.resize(3 * width);
+    rows = heap_rows.data();
+  }
+  int* two_back = rows;
+  int* prev = rows + width;
+  int* cur = rows + 2 * width;
   for (size_t j = 0; j <= b.size(); ++j) prev[j] = static_cast<int>(j);
   for (size_t i = 1; i <= a.size(); ++i) {
     cur[0] = static_cast<int>(i);
