@@ -192,8 +192,9 @@ void Engine::Finish(std::uint16_t slot, TimePoint now) {
       done.ping->host = r.host;
       done.ping->port = r.port;
     }
-    for (int ttl : run->trace->SilentPassedTtls())
-      book_.RecordSilentPass(run->job.destination.is_v6(), ttl, now);
+    if (!run->trace->replies_lost())
+      for (int ttl : run->trace->SilentPassedTtls())
+        book_.RecordSilentPass(run->job.destination.is_v6(), ttl, now);
   }
   finished_.push_back(std::move(done));
 }
@@ -322,6 +323,15 @@ void Engine::RunOnce(Duration max_wait) {
   transport_->Poll(WaitBudget(now, max_wait), [this](const ProbeEvent& e) { HandleEvent(e); });
   stats_.dropped[static_cast<std::size_t>(DropReason::kLinkLayer)] = transport_->link_drops();
   now = clock_.Now();
+  auto& overflows = stats_.dropped[static_cast<std::size_t>(DropReason::kCaptureOverflow)];
+  if (std::uint64_t lost = transport_->capture_drops(); lost != overflows) {
+    overflows = lost;
+    // Any lost packet may have been an answer: no running trace may take a
+    // silence from before now for evidence (never blame a hop for our own
+    // full buffer).
+    for (auto& run : slots_)
+      if (run) run->trace->OnRepliesLost(now);
+  }
   while (!timers_.empty() && timers_.top().first <= now) {
     Touch(timers_.top().second);
     timers_.pop();

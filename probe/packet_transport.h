@@ -26,6 +26,7 @@ class PacketTransport : public ProbeTransport {
   int Send(const ProbeSpec& probe) override;
   void Poll(Duration max_wait, const Handler& handler) override;
   std::uint64_t link_drops() const override { return source_.link_drops(); }
+  std::uint64_t capture_drops() const override { return source_.capture_drops(); }
 
  private:
   PacketSender& sender_;

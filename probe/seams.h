@@ -44,6 +44,8 @@ class PacketSource {
   /// reported through link_drops().
   virtual void Poll(Duration max_wait, const Handler& handler) = 0;
   virtual std::uint64_t link_drops() const { return 0; }
+  /// Packets lost unread because the capture buffer was full (cumulative).
+  virtual std::uint64_t capture_drops() const { return 0; }
 };
 
 /// One probe the engine wants sent: which probe of which trace, and what kind.
@@ -89,6 +91,9 @@ class ProbeTransport {
   virtual void Poll(Duration max_wait, const Handler& handler) = 0;
   /// Frames received that were not IP at all (packet transports).
   virtual std::uint64_t link_drops() const { return 0; }
+  /// Packets lost unread because the capture buffer was full (packet
+  /// transports; cumulative). Any of them may have been an answer.
+  virtual std::uint64_t capture_drops() const { return 0; }
 };
 
 }  // namespace portpath::probe

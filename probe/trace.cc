@@ -501,6 +501,7 @@ Trace::Silence Trace::SilenceAt(int ttl, const HopBook& book, bool v6, TimePoint
   for (const Probe& p : t.probes) {
     if (p.kind == ProbeKind::kIcmpEcho && p.answered) echo_answered = true;
     if (p.kind != ProbeKind::kTcpSyn || p.answered || p.outstanding || p.failed) continue;
+    if (p.sent <= replies_lost_at_) continue;  // its answer may be among the lost
     // Router `ttl` had ICMP budget right after this SYN, and so had the last
     // responding hop: the SYN was dropped silently before `ttl`.
     if (vouched(p, ProbeKind::kIcmpEcho, ttl) &&
@@ -712,7 +713,8 @@ void Trace::TickConfirm(TimePoint now, const HopBook& book, bool v6) {
     const TtlState& t = at(ttl);
     bool silent_group = false;
     for (const Probe& p : t.probes) {
-      if (p.kind != ProbeKind::kTcpSyn || p.sent < round_start_ || p.failed || p.controls >= 0)
+      if (p.kind != ProbeKind::kTcpSyn || p.sent < round_start_ || p.failed || p.controls >= 0 ||
+          p.sent <= replies_lost_at_)
         continue;
       bool echo_answered = std::any_of(t.probes.begin(), t.probes.end(), [&](const Probe& c) {
         return c.kind == ProbeKind::kIcmpEcho && c.controls == p.attempt && c.answered;
@@ -779,7 +781,9 @@ int Trace::Evidence() const {
     bool echo_answered = false;
     for (const Probe& p : t.probes) {
       if (p.kind == ProbeKind::kIcmpEcho && p.answered) echo_answered = true;
-      if (p.kind != ProbeKind::kTcpSyn || p.answered || p.controls >= 0) continue;
+      if (p.kind != ProbeKind::kTcpSyn || p.answered || p.controls >= 0 ||
+          p.sent <= replies_lost_at_)
+        continue;
       int controls = 0;
       for (const TtlState& other : ttls_)
         for (const Probe& c : other.probes)

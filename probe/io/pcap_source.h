@@ -5,6 +5,7 @@
 
 #include <pcap/pcap.h>
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -26,6 +27,7 @@ class PcapSource : public probe::PacketSource {
              std::uint16_t port_high);
   void Poll(probe::Duration max_wait, const Handler& handler) override;
   std::uint64_t link_drops() const override { return link_drops_; }
+  std::uint64_t capture_drops() const override { return capture_drops_; }
 
   /// The BPF filter used, for logs and tests.
   static std::string FilterFor(std::uint16_t port_low, std::uint16_t port_high);
@@ -35,6 +37,10 @@ class PcapSource : public probe::PacketSource {
   packet::LinkType link_ = packet::LinkType::kEthernet;
   int fd_ = -1;
   std::uint64_t link_drops_ = 0;
+  std::uint64_t capture_drops_ = 0;
+  /// pcap_stats is a system call: asked at most every kStatsEvery.
+  std::chrono::steady_clock::time_point stats_at_{};
+  static constexpr std::chrono::milliseconds kStatsEvery{100};
 };
 
 }  // namespace portpath::io

@@ -250,6 +250,8 @@ std::string_view ToString(DropReason reason) {
       return "link_layer";
     case DropReason::kBadChecksum:
       return "bad_checksum";
+    case DropReason::kCaptureOverflow:
+      return "capture_overflow";
     case DropReason::kCount:
       break;
   }

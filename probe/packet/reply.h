@@ -22,18 +22,19 @@ inline constexpr std::size_t kReplyTypeCount = 5;
 
 /// Why a captured packet was not credited to any probe. Counted per reason.
 enum class DropReason : std::uint8_t {
-  kTruncated,       // shorter than its headers say
-  kBadHeader,       // wrong version, header length, or a non-first fragment
-  kUnrelatedIcmp,   // an ICMP message that is not an error about a packet (echo, ND...)
-  kQuoteNotTcp,     // an ICMP error about something other than a TCP SYN or ICMP echo
-  kQuoteTruncated,  // the quote is too short to hold ports and sequence number
-  kUnrelatedTcp,    // TCP that is neither SYN-ACK nor an ACK-bearing RST
-  kNoSuchTrace,     // the sequence number names no outstanding trace
-  kFlowMismatch,    // addresses or ports differ from the trace's flow
-  kUnknownProbe,    // decodes to a probe that was never sent
-  kDuplicate,       // a second answer to a probe that was already answered
-  kLinkLayer,       // not IPv4/IPv6 at the link layer
-  kBadChecksum,     // an ICMP message whose checksum does not verify (forged or corrupt)
+  kTruncated,        // shorter than its headers say
+  kBadHeader,        // wrong version, header length, or a non-first fragment
+  kUnrelatedIcmp,    // an ICMP message that is not an error about a packet (echo, ND...)
+  kQuoteNotTcp,      // an ICMP error about something other than a TCP SYN or ICMP echo
+  kQuoteTruncated,   // the quote is too short to hold ports and sequence number
+  kUnrelatedTcp,     // TCP that is neither SYN-ACK nor an ACK-bearing RST
+  kNoSuchTrace,      // the sequence number names no outstanding trace
+  kFlowMismatch,     // addresses or ports differ from the trace's flow
+  kUnknownProbe,     // decodes to a probe that was never sent
+  kDuplicate,        // a second answer to a probe that was already answered
+  kLinkLayer,        // not IPv4/IPv6 at the link layer
+  kBadChecksum,      // an ICMP message whose checksum does not verify (forged or corrupt)
+  kCaptureOverflow,  // lost unread: the kernel's capture buffer was full (counted, not decoded)
   kCount,
 };
 std::string_view ToString(DropReason reason);

@@ -273,10 +273,20 @@ class FakeNetwork : public PacketSender, public PacketSource {
     queue_.emplace(at, std::move(bytes));
   }
 
+  /// Answers to the probes it picks are lost unread, as in a full capture
+  /// buffer: not delivered, and counted in capture_drops().
+  std::function<bool(const WireProbe&)> lose;
+  std::uint64_t capture_drops() const override { return capture_drops_; }
+
  private:
   void Deliver(std::vector<std::uint8_t> bytes, const WireProbe& p, int hops) {
+    if (lose && lose(p)) {
+      ++capture_drops_;
+      return;
+    }
     queue_.emplace(p.sent + 2 * hops * per_hop, std::move(bytes));
   }
+  std::uint64_t capture_drops_ = 0;
   void FromRouter(const WireProbe& p, int hop, bool time_exceeded, std::uint8_t code,
                   int quoted_ttl, const SimPath& path) {
     Router& r =
@@ -820,6 +830,27 @@ TEST(EngineTest, PerDestinationPolicingNeverBlamesTheWrongHop) {
   // the scenario is not so starved that nothing blocked is ever confirmed.
   EXPECT_GE(right, 24);
   EXPECT_GT(right_blocked, 0);
+}
+
+TEST(EngineTest, AnswersLostInAFullCaptureBufferNeverMoveTheBlame) {
+  // The port is dropped after router 6, which answers every probe; but its
+  // answers to SYNs are lost unread during the first 600 ms (the capture
+  // buffer overflowed), while those to echo controls get through. Those
+  // silences must not confirm a block at hop 5; later groups confirm hop 6.
+  Harness h;
+  TimePoint start = h.clock.now;
+  h.net.lose = [&](const WireProbe& p) {
+    return p.kind == ProbeKind::kTcpSyn && p.ttl == 6 && p.sent - start < 600ms;
+  };
+  h.Add(V4Target(1), 443, SimPath{{}, End::kFilteredAfter, 6});
+  h.Run();
+  const TraceResult& r = h.results.at(0);
+  EXPECT_EQ(r.outcome, Outcome::kFiltered);
+  ASSERT_TRUE(r.blocked_hop) << r.duration.count() << " ms, rounds " << r.retry_rounds
+                             << ", unconfirmed ttl " << r.unconfirmed_hop_ttl.value_or(0);
+  EXPECT_EQ(r.blocked_hop->ttl, 6);
+  EXPECT_TRUE(r.blocked_hop_confirmed);
+  EXPECT_GT(h.Dropped(DropReason::kCaptureOverflow), 0u);
 }
 
 TEST(EngineTest, SharedFamilyBudgetNeverBlamesTheWrongHop) {

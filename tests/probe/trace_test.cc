@@ -579,6 +579,46 @@ TEST(TraceTest, OneVouchedSilenceIsNotEnough) {
   EXPECT_TRUE(d.waits.empty());  // answers came back: no policer wait
 }
 
+// FilteredAfterFive, where the capture buffer overflows (the engine calls
+// OnRepliesLost) as each of the first `losses` echoes at TTL 6 leaves (-1: all).
+Path LosingRepliesAtSix(Driver** driver, int losses) {
+  auto echoes = std::make_shared<int>(0);
+  return [=](int ttl, int attempt, ProbeKind kind, TimePoint sent) -> std::optional<Answer> {
+    if (kind == ProbeKind::kIcmpEcho && ttl == 6 && (losses < 0 || ++*echoes <= losses))
+      (*driver)->trace().OnRepliesLost(sent);
+    return FilteredAfterFive()(ttl, attempt, kind, sent);
+  };
+}
+
+TEST(TraceTest, ASilenceFromBeforeRepliesWereLostUnreadIsNoEvidence) {
+  // Lost while the first round's groups are out: their silences are not
+  // counted, and two more groups confirm the block.
+  Driver* driver = nullptr;
+  Driver d(Settings(), LosingRepliesAtSix(&driver, 2));
+  driver = &d;
+  d.book.RecordAnswer(false, 6, TimePoint{});
+  TraceResult r = d.Run();
+  EXPECT_EQ(r.outcome, Outcome::kFiltered);
+  ASSERT_TRUE(r.blocked_hop) << d.Log();
+  EXPECT_EQ(r.blocked_hop->ttl, 5);
+  EXPECT_TRUE(r.blocked_hop_confirmed);
+  EXPECT_EQ(d.GroupsFor(6), 4) << d.Log();
+  EXPECT_TRUE(d.trace().replies_lost());
+}
+
+TEST(TraceTest, SilencesAlwaysFollowedByLostRepliesNeverConfirmABlock) {
+  Driver* driver = nullptr;
+  Driver d(Settings(), LosingRepliesAtSix(&driver, -1));
+  driver = &d;
+  d.book.RecordAnswer(false, 6, TimePoint{});
+  TraceResult r = d.Run();
+  EXPECT_EQ(r.outcome, Outcome::kFiltered);
+  EXPECT_FALSE(r.blocked_hop) << d.Log();
+  EXPECT_FALSE(r.blocked_hop_confirmed);
+  ASSERT_TRUE(r.last_responding_hop);
+  EXPECT_EQ(r.last_responding_hop->ttl, 5);
+}
+
 TEST(TraceTest, SilentMiddleHopsThenAnswersPointsAtTheLaterHop) {
   Path path = [](int ttl, int, ProbeKind kind, TimePoint) -> std::optional<Answer> {
     if (ttl == 3 || ttl == 4) return std::nullopt;
