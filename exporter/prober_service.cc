@@ -15,6 +15,14 @@
 namespace portpath::exporter {
 
 namespace {
+/// Whether traces under `a` and `b` ask the same things (the schedule, the
+/// exposition and full_round_every aside).
+bool TracedAlike(const config::ProbeSettings& a, const config::ProbeSettings& b) {
+  return a.timeout == b.timeout && a.max_hops == b.max_hops && a.first_hop == b.first_hop &&
+         a.probes_per_hop == b.probes_per_hop && a.gap_limit == b.gap_limit && a.flows == b.flows &&
+         a.family == b.family;
+}
+
 Detail DetailOf(config::HopMetrics hop_metrics) {
   switch (hop_metrics) {
     case config::HopMetrics::kNone:
@@ -260,7 +268,12 @@ bool ProberService::ApplyPending(probe::TimePoint now) {
         state.id = old->second.id;
         state.path_changes = old->second.path_changes;
         state.last_path_change = old->second.last_path_change;
-        state.refreshes_in_a_row = old->second.refreshes_in_a_row;
+        // Settings that change what a trace asks (hops, probes, timeout,
+        // flows, family) make its next round full: a refresh would re-ask
+        // what a verdict found under the old ones.
+        state.refreshes_in_a_row = TracedAlike(old->second.settings, t.settings)
+                                       ? old->second.refreshes_in_a_row
+                                       : kFullNext;
         state.budget_exceeded = old->second.budget_exceeded;
       } else {
         state.id = next_id_++;
@@ -381,6 +394,48 @@ std::optional<packet::IpAddress> ProberService::SourceFor(const packet::IpAddres
   return source;
 }
 
+void ChooseRefreshRound(const probe::TraceResult* last, int refreshes_in_a_row,
+                        int refreshes_allowed, int flows, bool raw_mode,
+                        probe::TraceSettings& settings) {
+  if (!last || refreshes_in_a_row >= refreshes_allowed) return;
+  // Several flows: each flow's path is part of the verdict; always full.
+  if (flows > 1) return;
+  if (!last->blocked_hop_confirmed) return;
+  using probe::Outcome;
+  using Round = probe::TraceSettings::Round;
+  switch (last->outcome) {
+    case Outcome::kFiltered:
+      if (!last->blocked_hop) return;
+      settings.round = Round::kRefreshBlocked;
+      settings.known_last_hop = last->blocked_hop->ttl;
+      return;
+    case Outcome::kOpen:
+    case Outcome::kClosed:
+      // The destination's distance comes from its reply TTL, which connect
+      // mode cannot see.
+      if (!raw_mode || !last->destination_reached || !last->last_responding_hop ||
+          !last->last_responding_hop->address)
+        return;
+      settings.round = Round::kRefreshEnd;
+      settings.known_last_hop = last->last_responding_hop->ttl;
+      settings.known_reply =
+          last->outcome == Outcome::kOpen ? packet::ReplyType::kSynAck : packet::ReplyType::kRst;
+      settings.known_sender = last->last_responding_hop->address;
+      return;
+    case Outcome::kProhibited:
+    case Outcome::kUnreachable:
+      if (!last->blocked_hop || !last->blocked_hop->address || !last->icmp_code) return;
+      settings.round = Round::kRefreshEnd;
+      settings.known_last_hop = last->blocked_hop->ttl;
+      settings.known_reply = packet::ReplyType::kUnreachable;
+      settings.known_sender = last->blocked_hop->address;
+      settings.known_icmp_code = *last->icmp_code;
+      return;
+    default:
+      return;  // middlebox verdicts rest on the whole path and the ping: full
+  }
+}
+
 void ProberService::ChooseRound(const TargetState& state, probe::TraceSettings& settings) const {
   // Serve mode remembers: while a verdict stands confirmed, most rounds only
   // re-ask what it rests on, and every few rounds one confirms the whole path
@@ -388,50 +443,18 @@ void ProberService::ChooseRound(const TargetState& state, probe::TraceSettings& 
   // scale: a full round asks every router on every path, a refresh asks no
   // router at all unless its verdict is a router's unreachable.
   if (!state.last) return;
-  const probe::TraceResult& last = *state.last;
   const int refreshes = budget_short_ ? std::max(options_.refreshes_per_full_short,
                                                  state.settings.full_round_every - 1)
                                       : state.settings.full_round_every - 1;
-  if (state.refreshes_in_a_row >= refreshes) return;
-  // Several flows: each flow's path is part of the verdict; always full.
-  if (state.settings.flows > 1) return;
-  if (!last.blocked_hop_confirmed) return;
-  using probe::Outcome;
-  using Round = probe::TraceSettings::Round;
-  switch (last.outcome) {
-    case Outcome::kFiltered:
-      if (!last.blocked_hop) return;
-      settings.round = Round::kRefreshBlocked;
-      settings.known_last_hop = last.blocked_hop->ttl;
-      return;
-    case Outcome::kOpen:
-    case Outcome::kClosed:
-      // The destination's distance comes from its reply TTL, which connect
-      // mode cannot see.
-      if (engine_.probe_mode() != probe::ProbeMode::kRaw || !last.destination_reached ||
-          !last.last_responding_hop || !last.last_responding_hop->address)
-        return;
-      settings.round = Round::kRefreshEnd;
-      settings.known_last_hop = last.last_responding_hop->ttl;
-      settings.known_reply =
-          last.outcome == Outcome::kOpen ? packet::ReplyType::kSynAck : packet::ReplyType::kRst;
-      settings.known_sender = last.last_responding_hop->address;
-      return;
-    case Outcome::kProhibited:
-    case Outcome::kUnreachable:
-      if (!last.blocked_hop || !last.blocked_hop->address || !last.icmp_code) return;
-      settings.round = Round::kRefreshEnd;
-      settings.known_last_hop = last.blocked_hop->ttl;
-      settings.known_reply = packet::ReplyType::kUnreachable;
-      settings.known_sender = last.blocked_hop->address;
-      settings.known_icmp_code = *last.icmp_code;
-      return;
-    default:
-      return;  // middlebox verdicts rest on the whole path and the ping: full
-  }
+  const probe::TraceResult& last = *state.last;
+  ChooseRefreshRound(&last, state.refreshes_in_a_row, refreshes, state.settings.flows,
+                     engine_.probe_mode() == probe::ProbeMode::kRaw, settings);
 }
 
 void ProberService::TryStart(PendingRound round, probe::TimePoint now) {
+  // A /probe whose caller gave up (its answer would reach nobody) does not
+  // start late, spending probes and routers' budgets for nothing.
+  if (round.request && round.request->abandoned) return;
   auto it = targets_.find(round.key);
   if (round.request) {
     if (it == targets_.end()) {
@@ -731,7 +754,10 @@ std::variant<TargetSnapshot, ProbeNowError> ProberService::ProbeNow(const std::s
     if (!configured_keys_.count(target)) return ProbeNowError::kNotConfigured;
     probe_requests_.push_back(request);
   }
-  if (future.wait_for(timeout) != std::future_status::ready) return ProbeNowError::kTimedOut;
+  if (future.wait_for(timeout) != std::future_status::ready) {
+    request->abandoned = true;
+    return ProbeNowError::kTimedOut;
+  }
   return future.get();
 }
 

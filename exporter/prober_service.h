@@ -115,6 +115,18 @@ struct ServiceOptions {
   probe::Duration dns_fresh_for = std::chrono::seconds(1);
 };
 
+/// Serve mode remembers: which round a scheduled trace gets after `last`.
+/// While the verdict of `last` stands confirmed and fewer than
+/// `refreshes_allowed` refresh rounds came since the last full one, `settings`
+/// becomes the refresh round that verdict allows (trace.h: kRefreshBlocked for
+/// a drop after a known hop, kRefreshEnd for the destination's answer or a
+/// router's unreachable); otherwise it stays full. Several flows and middlebox
+/// verdicts always get full rounds, and so do reached ports in connect mode
+/// (`raw_mode` false: no reply TTL to place the destination). Pure.
+void ChooseRefreshRound(const probe::TraceResult* last, int refreshes_in_a_row,
+                        int refreshes_allowed, int flows, bool raw_mode,
+                        probe::TraceSettings& settings);
+
 /// Why ProbeNow could not give a result.
 enum class ProbeNowError { kNotConfigured, kTimedOut, kStopped };
 
@@ -177,6 +189,8 @@ class ProberService {
   struct ProbeRequest {
     std::string target;
     std::promise<std::variant<TargetSnapshot, ProbeNowError>> promise;
+    /// Its caller stopped waiting (timed out): a round not yet started never is.
+    std::atomic<bool> abandoned{false};
   };
 
   /// A round about to start: a scheduled one (request null, round_id the

@@ -156,28 +156,54 @@ TEST_F(ProberServiceTest, PublishingSharesTheTargetsThatDidNotChange) {
   EXPECT_GT(shared, 0);
 }
 
+/// A service with `max_traces` engine slots over a SilentNetwork, its loop
+/// running until the object goes (or Stop).
+class SmallEngineService {
+ public:
+  SmallEngineService(std::size_t max_traces, const char* config_text)
+      : transport_(network, network, 0x5eed),
+        service(Options(max_traces), config::ParseConfig(config_text, "test.yaml"), transport_,
+                clock_, resolver_),
+        loop_([this] { service.Run(stop_); }) {}
+  ~SmallEngineService() { Stop(); }
+  void Stop() {
+    stop_ = true;
+    if (loop_.joinable()) loop_.join();
+  }
+  SilentNetwork network;
+
+ private:
+  static ServiceOptions Options(std::size_t max_traces) {
+    ServiceOptions o;
+    o.ping = false;
+    o.publish_interval = 10ms;
+    o.max_traces = max_traces;
+    return o;
+  }
+  LiteralsOnly resolver_;
+  io::SystemClock clock_;
+  probe::PacketTransport transport_;
+
+ public:
+  ProberService service;
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread loop_;
+};
+
 // Past the engine's slots (here 2; in production 65,536, e.g. 10,000 target
 // ports with 16 flows each), rounds wait for room and every target still gets
 // its own result: none is an error, none blank.
 TEST(ProberServiceEngineFullTest, RoundsWaitForRoomInsteadOfFailing) {
-  SilentNetwork network;
-  LiteralsOnly resolver;
-  io::SystemClock clock;
-  probe::PacketTransport transport(network, network, 0x5eed);
-  ServiceOptions options;
-  options.ping = false;
-  options.publish_interval = 10ms;
-  options.max_traces = 2;
-  const config::Config config = config::ParseConfig(
+  SmallEngineService run(
+      2,
       "defaults: {interval: 1s, jitter: 0s, timeout: 50ms, max_hops: 2, probes_per_hop: 1}\n"
       "targets:\n"
       "  - host: 192.0.2.10\n    ports: [443, 80, 22]\n"
       "  - host: 192.0.2.20\n    ports: [25, 8080]\n"
-      "  - host: 192.0.2.30\n    port: 53\n    flows: 2\n",
-      "test.yaml");
-  ProberService service(options, config, transport, clock, resolver);
-  std::atomic<bool> stop{false};
-  std::thread loop([&] { service.Run(stop); });
+      "  - host: 192.0.2.30\n    port: 53\n    flows: 2\n");
+  ProberService& service = run.service;
   SnapshotPtr done;
   for (int i = 0; i < 1000 && !done; ++i) {
     SnapshotPtr s = service.snapshot();
@@ -188,8 +214,7 @@ TEST(ProberServiceEngineFullTest, RoundsWaitForRoomInsteadOfFailing) {
     else
       std::this_thread::sleep_for(10ms);
   }
-  stop = true;
-  loop.join();
+  run.Stop();
   if (!done) {
     SnapshotPtr s = service.snapshot();
     for (const TargetSnapshot& t : s->targets)
@@ -205,6 +230,95 @@ TEST(ProberServiceEngineFullTest, RoundsWaitForRoomInsteadOfFailing) {
     EXPECT_NE(t.last->port, 0);
   }
   EXPECT_GE(done->engine.traces_started, 7u);  // 5 single-flow rounds + one of 2 flows
+}
+
+// A /probe whose caller timed out while its round waited (here for the
+// engine's only slot) never starts later: nobody would read its answer.
+TEST(ProberServiceEngineFullTest, AnAbandonedProbeRequestNeverStartsLate) {
+  // 192.0.2.10 holds the only slot round after round; 192.0.2.20's first
+  // scheduled round is 41 s into its hour (its key's phase): none in this test.
+  SmallEngineService run(1,
+                         "defaults: {jitter: 0s, timeout: 100ms, max_hops: 2, probes_per_hop: 1}\n"
+                         "targets:\n"
+                         "  - {host: 192.0.2.10, port: 443, interval: 1s}\n"
+                         "  - {host: 192.0.2.20, port: 22, interval: 1h}\n");
+  SilentNetwork& network = run.network;
+  ProberService& service = run.service;
+  for (int i = 0; i < 300 && network.sent("192.0.2.10") == 0; ++i)
+    std::this_thread::sleep_for(10ms);
+  ASSERT_GT(network.sent("192.0.2.10"), 0);
+  auto answer = service.ProbeNow("192.0.2.20:22", 20ms);
+  ASSERT_TRUE(std::holds_alternative<ProbeNowError>(answer));
+  EXPECT_EQ(std::get<ProbeNowError>(answer), ProbeNowError::kTimedOut);
+  // The slot frees and is taken again several times meanwhile.
+  std::this_thread::sleep_for(2500ms);
+  int to_20 = network.sent("192.0.2.20");
+  int to_10 = network.sent("192.0.2.10");
+  run.Stop();
+  EXPECT_EQ(to_20, 0);
+  EXPECT_GT(to_10, 4);  // rounds of 192.0.2.10 did run (the slot did free)
+}
+
+namespace refresh {
+probe::TraceResult Confirmed(probe::Outcome outcome, int ttl, const char* address) {
+  probe::TraceResult r;
+  r.outcome = outcome;
+  probe::HopRef hop;
+  hop.ttl = ttl;
+  hop.address = packet::IpAddress::Parse(address);
+  r.last_responding_hop = hop;
+  if (outcome == probe::Outcome::kOpen || outcome == probe::Outcome::kClosed)
+    r.destination_reached = true;
+  else
+    r.blocked_hop = hop;
+  if (outcome == probe::Outcome::kProhibited) r.icmp_code = 13;
+  return r;
+}
+probe::TraceSettings::Round Chosen(const probe::TraceResult* last, int in_a_row = 0,
+                                   int allowed = 3, int flows = 1, bool raw = true) {
+  probe::TraceSettings s;
+  ChooseRefreshRound(last, in_a_row, allowed, flows, raw, s);
+  return s.round;
+}
+}  // namespace refresh
+
+TEST(ProberServiceHelpersTest, ARefreshRoundIsTheKindTheConfirmedVerdictAllows) {
+  using refresh::Chosen;
+  using refresh::Confirmed;
+  using Round = probe::TraceSettings::Round;
+  probe::TraceResult open = Confirmed(probe::Outcome::kOpen, 7, "192.0.2.10");
+  probe::TraceResult filtered = Confirmed(probe::Outcome::kFiltered, 5, "198.51.100.18");
+  probe::TraceResult prohibited = Confirmed(probe::Outcome::kProhibited, 5, "198.51.100.18");
+  EXPECT_EQ(Chosen(&open), Round::kRefreshEnd);
+  EXPECT_EQ(Chosen(&filtered), Round::kRefreshBlocked);
+  EXPECT_EQ(Chosen(&prohibited), Round::kRefreshEnd);
+  // What the refresh rests on comes from the verdict.
+  probe::TraceSettings s;
+  ChooseRefreshRound(&prohibited, 0, 3, 1, true, s);
+  EXPECT_EQ(s.known_last_hop, 5);
+  EXPECT_EQ(s.known_reply, packet::ReplyType::kUnreachable);
+  EXPECT_EQ(s.known_icmp_code, 13);
+  EXPECT_EQ(s.known_sender, packet::IpAddress::Parse("198.51.100.18"));
+}
+
+TEST(ProberServiceHelpersTest, AFullRoundComesEveryFullRoundEveryAndWhereARefreshCannotConfirm) {
+  using refresh::Chosen;
+  using refresh::Confirmed;
+  using Round = probe::TraceSettings::Round;
+  probe::TraceResult open = Confirmed(probe::Outcome::kOpen, 7, "192.0.2.10");
+  // full_round_every 4: three refreshes, then a full round.
+  EXPECT_EQ(Chosen(&open, 2, 3), Round::kRefreshEnd);
+  EXPECT_EQ(Chosen(&open, 3, 3), Round::kFull);
+  EXPECT_EQ(Chosen(&open, 0, 0), Round::kFull);  // full_round_every 1
+  EXPECT_EQ(Chosen(nullptr), Round::kFull);      // no round yet
+  EXPECT_EQ(Chosen(&open, 0, 3, /*flows=*/2), Round::kFull);
+  EXPECT_EQ(Chosen(&open, 0, 3, 1, /*raw=*/false), Round::kFull);  // connect mode
+  probe::TraceResult unconfirmed = Confirmed(probe::Outcome::kFiltered, 5, "198.51.100.18");
+  unconfirmed.blocked_hop_confirmed = false;
+  unconfirmed.blocked_hop.reset();
+  EXPECT_EQ(Chosen(&unconfirmed), Round::kFull);
+  probe::TraceResult middlebox = Confirmed(probe::Outcome::kResetByMiddlebox, 4, "192.0.2.10");
+  EXPECT_EQ(Chosen(&middlebox), Round::kFull);
 }
 
 TEST(ProberServiceHelpersTest, CompactResultKeepsEverything) {
