@@ -271,9 +271,15 @@ bool ProberService::ApplyPending(probe::TimePoint now) {
         // Settings that change what a trace asks (hops, probes, timeout,
         // flows, family) make its next round full: a refresh would re-ask
         // what a verdict found under the old ones.
-        state.refreshes_in_a_row = TracedAlike(old->second.settings, t.settings)
-                                       ? old->second.refreshes_in_a_row
-                                       : kFullNext;
+        if (TracedAlike(old->second.settings, t.settings)) {
+          state.refreshes_in_a_row = old->second.refreshes_in_a_row;
+          state.round_under_old_settings = old->second.round_under_old_settings;
+        } else {
+          state.refreshes_in_a_row = kFullNext;
+          // A round still running was started under the old settings: the
+          // round after it is the full one.
+          state.round_under_old_settings = running_.count(old->second.id) > 0;
+        }
         state.budget_exceeded = old->second.budget_exceeded;
       } else {
         state.id = next_id_++;
@@ -595,6 +601,10 @@ void ProberService::Record(TargetState& state, probe::TraceResult result) {
     ++state.refreshes_in_a_row;
   else
     state.refreshes_in_a_row = kFullNext;
+  if (state.round_under_old_settings) {
+    state.round_under_old_settings = false;
+    state.refreshes_in_a_row = kFullNext;
+  }
   // One log line per change of outcome or blocked hop, not one per trace.
   std::string now_desc = Describe(result);
   if (!previous || Describe(*previous) != now_desc) {

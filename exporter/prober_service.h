@@ -182,6 +182,9 @@ class ProberService {
     std::uint64_t path_changes = 0;
     double last_path_change = 0;
     int refreshes_in_a_row = 0;  // refresh rounds since the last full one (kFullNext: full next)
+    /// A reload changed what its traces ask while a round ran: the round after
+    /// that one is full.
+    bool round_under_old_settings = false;
     // BudgetExceeded(last), worked out when the round is recorded rather than
     // for every target at every publish (perf at 10,000 target ports).
     bool budget_exceeded = false;

@@ -501,7 +501,7 @@ Trace::Silence Trace::SilenceAt(int ttl, const HopBook& book, bool v6, TimePoint
   for (const Probe& p : t.probes) {
     if (p.kind == ProbeKind::kIcmpEcho && p.answered) echo_answered = true;
     if (p.kind != ProbeKind::kTcpSyn || p.answered || p.outstanding || p.failed) continue;
-    if (p.sent <= replies_lost_at_) continue;  // its answer may be among the lost
+    if (MayHaveLostAnswer(p.sent)) continue;  // its answer may be among the lost
     // Router `ttl` had ICMP budget right after this SYN, and so had the last
     // responding hop: the SYN was dropped silently before `ttl`.
     if (vouched(p, ProbeKind::kIcmpEcho, ttl) &&
@@ -611,6 +611,12 @@ void Trace::TickDiscover(TimePoint now, const HopBook& book, bool v6) {
   if (terminal == 0) {
     if (!send_queue_.empty() || AnyOutstanding()) return;
     if (Refreshing()) {
+      // Answers were lost unread (a full capture buffer): this silence may be
+      // an answer that was news; only a full round can tell.
+      if (replies_lost()) {
+        Escalate();
+        return;
+      }
       if (settings_.round == TraceSettings::Round::kRefreshEnd &&
           settings_.known_reply != ReplyType::kUnreachable) {
         // The destination answered the port before and is silent now: news.
@@ -714,7 +720,7 @@ void Trace::TickConfirm(TimePoint now, const HopBook& book, bool v6) {
     bool silent_group = false;
     for (const Probe& p : t.probes) {
       if (p.kind != ProbeKind::kTcpSyn || p.sent < round_start_ || p.failed || p.controls >= 0 ||
-          p.sent <= replies_lost_at_)
+          MayHaveLostAnswer(p.sent))
         continue;
       bool echo_answered = std::any_of(t.probes.begin(), t.probes.end(), [&](const Probe& c) {
         return c.kind == ProbeKind::kIcmpEcho && c.controls == p.attempt && c.answered;
@@ -782,7 +788,7 @@ int Trace::Evidence() const {
     for (const Probe& p : t.probes) {
       if (p.kind == ProbeKind::kIcmpEcho && p.answered) echo_answered = true;
       if (p.kind != ProbeKind::kTcpSyn || p.answered || p.controls >= 0 ||
-          p.sent <= replies_lost_at_)
+          MayHaveLostAnswer(p.sent))
         continue;
       int controls = 0;
       for (const TtlState& other : ttls_)

@@ -172,8 +172,10 @@ class Trace {
   /// Packets were lost unread before `when` (the capture buffer overflowed):
   /// no probe sent before then counts as silent evidence (a vouched silence,
   /// a silent group, a silent pass), since its answer may have been lost.
-  void OnRepliesLost(TimePoint when) { replies_lost_at_ = std::max(replies_lost_at_, when); }
-  bool replies_lost() const { return replies_lost_at_ != TimePoint{}; }
+  void OnRepliesLost(TimePoint when) {
+    if (!replies_lost_at_ || *replies_lost_at_ < when) replies_lost_at_ = when;
+  }
+  bool replies_lost() const { return replies_lost_at_.has_value(); }
 
   enum class ReplyStatus { kAccepted, kUnknownProbe, kDuplicate };
   /// Credits a matched reply to the probe (ttl, attempt).
@@ -293,7 +295,11 @@ class Trace {
   int hop_list_only_below_ = 0;
   bool escalated_ = false;  // a refresh round that found news and went full
   /// The latest OnRepliesLost: silences of probes sent up to then are no evidence.
-  TimePoint replies_lost_at_{};
+  std::optional<TimePoint> replies_lost_at_;
+  /// Whether a probe sent at `sent` may have had its answer lost unread.
+  bool MayHaveLostAnswer(TimePoint sent) const {
+    return replies_lost_at_ && sent <= *replies_lost_at_;
+  }
   /// kRefreshEnd: whether `reply` to the destination SYN at `ttl` is the answer
   /// the verdict rests on (same type, sender, code and distance).
   bool IsKnownEnd(std::uint8_t ttl, const packet::Reply& reply) const;

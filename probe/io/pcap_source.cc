@@ -73,6 +73,9 @@ PcapSource::PcapSource(const std::optional<std::string>& interface, std::uint16_
   pcap_freecode(&program);
   if (rc != 0) throw IoError(std::string("pcap_setfilter: ") + pcap_geterr(p));
   if (pcap_setnonblock(p, 1, err) != 0) throw IoError(std::string("pcap_setnonblock: ") + err);
+  // Drops before the filter was set were of anything on the host: not counted.
+  pcap_stat stats{};
+  if (pcap_stats(p, &stats) == 0) last_ps_drop_ = stats.ps_drop;
   link_ = static_cast<packet::LinkType>(pcap_datalink(p));
   fd_ = pcap_get_selectable_fd(p);
   if (fd_ < 0) throw IoError("pcap: no selectable descriptor on " + device);
@@ -86,13 +89,19 @@ void PcapSource::Poll(probe::Duration max_wait, const Handler& handler) {
     // Drain what is there; -1 means everything in the current buffer.
     pcap_dispatch(pcap_.get(), -1, OnFrame, reinterpret_cast<u_char*>(&ctx));
   }
-  auto now = std::chrono::steady_clock::now();
-  if (now - stats_at_ >= kStatsEvery) {
-    stats_at_ = now;
-    // Linux: tp_drops of the ring, summed by libpcap (the kernel resets it on read).
-    pcap_stat stats{};
-    if (pcap_stats(pcap_.get(), &stats) == 0) capture_drops_ = stats.ps_drop;
-  }
+  // After every read, before the engine acts on any silence: a drop seen
+  // only later would let a lost answer pass for silence meanwhile.
+  ReadDrops();
+}
+
+void PcapSource::ReadDrops() {
+  // Linux: the ring's tp_drops, which the kernel resets on each read and
+  // libpcap sums into a 32-bit count (one getsockopt); summed here modulo
+  // 2^32 so that its wrap is not a step back.
+  pcap_stat stats{};
+  if (pcap_stats(pcap_.get(), &stats) != 0) return;
+  capture_drops_ += static_cast<unsigned int>(stats.ps_drop - last_ps_drop_);
+  last_ps_drop_ = stats.ps_drop;
 }
 
 }  // namespace portpath::io

@@ -5,7 +5,6 @@
 
 #include <pcap/pcap.h>
 
-#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -38,9 +37,9 @@ class PcapSource : public probe::PacketSource {
   int fd_ = -1;
   std::uint64_t link_drops_ = 0;
   std::uint64_t capture_drops_ = 0;
-  /// pcap_stats is a system call: asked at most every kStatsEvery.
-  std::chrono::steady_clock::time_point stats_at_{};
-  static constexpr std::chrono::milliseconds kStatsEvery{100};
+  /// libpcap's running (32-bit) drop count when last read.
+  unsigned int last_ps_drop_ = 0;
+  void ReadDrops();
 };
 
 }  // namespace portpath::io

@@ -1207,6 +1207,29 @@ TEST(TraceTest, RefreshOfAFilteredPortAsksNoRouterAndGoesFullOnAnAnswerBeyond) {
   EXPECT_EQ(o.outcome, Outcome::kOpen);
 }
 
+TEST(TraceTest, ARefreshThatMayHaveLostItsAnswerUnreadGoesFull) {
+  // A silent refresh leaves the old verdict standing (stale), unless answers
+  // were lost unread meanwhile: then the silence may hide news (a port that
+  // opened), and the round turns into a full trace.
+  TraceSettings s = Settings();
+  s.round = TraceSettings::Round::kRefreshBlocked;
+  s.known_last_hop = 5;
+  Driver* driver = nullptr;
+  Path path = [&](int ttl, int attempt, ProbeKind kind, TimePoint sent) -> std::optional<Answer> {
+    if (kind == ProbeKind::kTcpSyn && ttl == 30) driver->trace().OnRepliesLost(sent);
+    return FilteredAfterFive(9)(ttl, attempt, kind, sent);
+  };
+  Driver d(s, path);
+  driver = &d;
+  d.book.RecordAnswer(false, 6, TimePoint{});
+  TraceResult r = d.Run();
+  EXPECT_FALSE(r.refreshed) << d.Log();
+  EXPECT_GE(d.SentAt(5), 1);  // a full trace asks r5 again
+  EXPECT_EQ(r.outcome, Outcome::kFiltered);
+  ASSERT_TRUE(r.blocked_hop);
+  EXPECT_EQ(r.blocked_hop->ttl, 5);
+}
+
 TEST(TraceTest, DuplicateRepliesAreCountedOnce) {
   Trace trace(Settings(2), TimePoint{});
   // TTL 2: SYN 0, echo 1, SYN 2..4; TTL 1: SYN 0..2.
