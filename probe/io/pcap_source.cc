@@ -53,7 +53,7 @@ PcapSource::PcapSource(const std::optional<std::string>& interface, std::uint16_
   // The ring is mapped into the process and each slot becomes resident once
   // the kernel has written a packet there, so its size is resident memory
   // (8 MB took 9.2 MB, a quarter of the exporter's at 1,000 target ports).
-  // 2 MB holds about 3,400 replies (a slot is about 600 bytes: snaplen plus
+  // 2 MB holds about 3,500 replies (a slot is about 600 bytes: snaplen plus
   // headers), a third of a second at 10,000 probes/s, while the loop drains
   // it at every turn. Overflows are counted (capture_drops) and
   // make traces disregard their silences from before them (Engine).
