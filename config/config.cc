@@ -44,6 +44,8 @@ constexpr double kMaxRate = 1'000'000;
 constexpr size_t kMaxInterfaceName = 15;
 // A config is a few kilobytes; refusing huge inputs keeps `--config /dev/zero` from eating memory.
 constexpr size_t kMaxFileBytes = 16 << 20;
+// Errors reported at most; a file that has more is not worth reading further.
+constexpr size_t kMaxErrors = 1000;
 
 struct IntRange {
   int64_t min;
@@ -242,6 +244,7 @@ class Parser {
   explicit Parser(std::string file) : file_(std::move(file)) {}
 
   ParseResult Run(std::string_view text) {
+    visit_budget_ = 4 * text.size() + 10'000;
     Config config;
     config.file = file_;
     ParseDocument(text, config);
@@ -253,10 +256,13 @@ class Parser {
     if (errors_.empty()) {
       result.config = std::move(config);
     } else {
-      result.errors.reserve(errors_.size());
+      result.errors.reserve(errors_.size() + 1);
       for (Found& found : errors_) {
         result.errors.emplace_back(file_, found.at.line, found.at.column, std::move(found.message));
       }
+      if (errors_not_shown_ > 0)
+        result.errors.emplace_back(file_, 0, 0,
+                                   std::to_string(errors_not_shown_) + " more errors not shown");
     }
     return result;
   }
@@ -269,7 +275,28 @@ class Parser {
   }
 
   void Error(const YAML::Mark& mark, std::string message) {
+    if (errors_.size() >= kMaxErrors) {
+      ++errors_not_shown_;
+      return;
+    }
     errors_.push_back({PositionOf(mark), std::move(message)});
+  }
+
+  // Counts one more map entry, list item or target walked; false once the walk has gone past
+  // what the text itself holds several times over. Without aliases every entry takes at least
+  // a byte of text, so only aliases of aliases (`*a` standing for a list of `*b`...) get
+  // there: a few kilobytes could otherwise expand into billions of entries and hold a reload.
+  bool Visit(const YAML::Mark& mark) {
+    if (++visited_ <= visit_budget_) return true;
+    if (!over_budget_) {
+      over_budget_ = true;
+      // Past kMaxErrors too: it says why the rest of the file was not read.
+      errors_.push_back({PositionOf(mark), "the configuration expands to more than " +
+                                               std::to_string(visit_budget_) +
+                                               " entries through aliases (*name); write the "
+                                               "entries out, or use fewer aliases of aliases"});
+    }
+    return false;
   }
 
   // Calls f(key, key_mark, value, value_mark) for each entry of a mapping, after rejecting
@@ -283,6 +310,7 @@ class Parser {
       const YamlNode key = map.Key(i);
       const YamlNode value = map.Value(i);
       YAML::Mark key_mark = key.Mark().is_null() ? map.Mark() : key.Mark();
+      if (!Visit(key_mark)) return;
       if (!key.IsScalar()) {
         Error(key_mark, "expected a key name, got " + Describe(key));
         continue;
@@ -652,6 +680,7 @@ class Parser {
     std::map<std::pair<std::string, uint16_t>, Position> claimed;
     for (std::size_t i = 0; i < list.size(); ++i) {
       const YamlNode node = list.Item(i);
+      if (!Visit(node.Mark().is_null() ? list_mark : node.Mark())) break;
       std::vector<std::pair<uint16_t, YAML::Mark>> port_marks;
       std::optional<Target> target = ParseTarget(node, list_mark, defaults, port_marks);
       if (!target) continue;
@@ -767,15 +796,21 @@ class Parser {
     return true;
   }
 
+  // `listed`, when given, marks the ports of target.ports (kept up to date here).
   bool AddPort(const YamlNode& value, const YAML::Mark& mark, std::string_view key, Target& target,
-               std::vector<std::pair<uint16_t, YAML::Mark>>& port_marks) {
+               std::vector<std::pair<uint16_t, YAML::Mark>>& port_marks,
+               std::vector<bool>* listed = nullptr) {
     std::optional<int64_t> v = ParseIntValue(key, value, mark, kPortRange, "a port number");
     if (!v) return false;
     auto port = static_cast<uint16_t>(*v);
-    if (std::find(target.ports.begin(), target.ports.end(), port) != target.ports.end()) {
+    bool twice =
+        listed ? (*listed)[port]
+               : std::find(target.ports.begin(), target.ports.end(), port) != target.ports.end();
+    if (twice) {
       Error(mark, std::string(key) + ": port " + std::to_string(port) + " is listed twice");
       return false;
     }
+    if (listed) (*listed)[port] = true;
     target.ports.push_back(port);
     port_marks.emplace_back(port, mark);
     return true;
@@ -798,11 +833,15 @@ class Parser {
       return false;
     }
     bool ok = true;
+    // Ports already listed: a list may hold a million items, too many to search each time.
+    std::vector<bool> listed(65536);
+    for (uint16_t port : target.ports) listed[port] = true;
     for (std::size_t i = 0; i < value.size(); ++i) {
       const YamlNode item = value.Item(i);
       YAML::Mark item_mark = item.Mark().is_null() ? mark : item.Mark();
+      if (!Visit(item_mark)) return false;
       // A duplicate port is reported but does not make the target unusable.
-      ok = AddPort(item, item_mark, "ports", target, port_marks) && ok;
+      ok = AddPort(item, item_mark, "ports", target, port_marks, &listed) && ok;
     }
     return !target.ports.empty() && ok;
   }
@@ -863,6 +902,13 @@ class Parser {
 
   std::string file_;
   std::vector<Found> errors_;
+  /// Errors past kMaxErrors are counted, not kept (Run says how many).
+  std::size_t errors_not_shown_ = 0;
+  /// Map entries, list items and targets walked so far, against the budget
+  /// set from the text's size (Visit).
+  std::size_t visited_ = 0;
+  std::size_t visit_budget_ = 0;
+  bool over_budget_ = false;
 };
 
 // FILE:LINE:COLUMN: MESSAGE, or FILE: MESSAGE, built in one buffer: a broken file can give

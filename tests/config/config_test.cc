@@ -278,6 +278,53 @@ TEST(ConfigTest, RejectsAStrayCommaInsteadOfRunningOutOfMemory) {
   EXPECT_FALSE(before_target.ok());
 }
 
+// A few kilobytes of aliases used to expand into a million errors (17 s and 274 MB for
+// 5 KB; the 16 MiB limit allows far worse), holding a reload meanwhile.
+TEST(ConfigTest, AliasesCannotExpandIntoUnboundedWorkOrErrors) {
+  // 1,000 aliases of a target whose 1,000 ports are all the same: 7 KB of text, a million
+  // entries and errors once expanded.
+  std::string ports;
+  for (int i = 0; i < 1000; ++i) ports += i ? ",1" : "1";
+  std::string yaml = "targets: [&a {host: 192.0.2.1, ports: [" + ports + "]}";
+  for (int i = 0; i < 1000; ++i) yaml += ", *a";
+  yaml += "]\n";
+  ParseResult many = TryParseConfig(yaml, "test.yaml");
+  ASSERT_FALSE(many.ok());
+  EXPECT_LE(many.errors.size(), 1002u);
+  EXPECT_EQ(many.errors.front().message(), "ports: port 1 is listed twice");
+  EXPECT_NE(AllMessages(many).find("entries through aliases (*name)"), std::string::npos);
+
+  // Aliases of a list of aliases: 440 KB of text, 10^9 entries once expanded.
+  std::string list;
+  for (int i = 1; i <= 10000; ++i) list += (i > 1 ? "," : "") + std::to_string(i);
+  std::string nested = "targets: [&t {host: 192.0.2.1, ports: [" + list + "]}";
+  for (int i = 0; i < 100000; ++i) nested += ", *t";
+  nested += "]\n";
+  ParseResult expanded = TryParseConfig(nested, "test.yaml");
+  ASSERT_FALSE(expanded.ok());
+  EXPECT_NE(AllMessages(expanded).find("entries through aliases (*name)"), std::string::npos);
+  EXPECT_LE(expanded.errors.size(), 1002u);
+
+  // Aliases within what the text holds are fine: 50 targets sharing one list of 100 ports.
+  std::string shared = "targets:\n  - {host: 192.0.2.1, ports: &p [" + list.substr(0, 291) + "]}\n";
+  for (int i = 2; i <= 50; ++i)
+    shared += "  - {host: 192.0.2." + std::to_string(i) + ", ports: *p}\n";
+  ParseResult ok = TryParseConfig(shared, "test.yaml");
+  ASSERT_TRUE(ok.ok()) << AllMessages(ok);
+  EXPECT_EQ(ok.config->targets.size(), 50u);
+  EXPECT_EQ(ok.config->targets.back().ports.size(), 100u);
+}
+
+TEST(ConfigTest, ShowsTheFirstThousandErrorsAndCountsTheRest) {
+  std::string yaml = "targets:\n";
+  for (int i = 0; i < 1500; ++i) yaml += "  - {host: 192.0.2.1, port: x}\n";
+  ParseResult result = TryParseConfig(yaml, "test.yaml");
+  ASSERT_EQ(result.errors.size(), 1001u);
+  EXPECT_EQ(result.errors[999].line(), 1001);
+  EXPECT_EQ(result.errors.back().line(), 0);
+  EXPECT_EQ(result.errors.back().message(), "500 more errors not shown");
+}
+
 TEST(ConfigTest, RefusesAFifoWithoutBlocking) {
   // open() on a FIFO with no writer would wait forever (and hold a reload with it).
   char dir[] = "/tmp/portpath-config-fifo-XXXXXX";
