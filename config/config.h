@@ -167,13 +167,14 @@ class ConfigError : public std::runtime_error {
   std::string message_;
 };
 
-/// The outcome of checking a configuration without throwing: either a config or every error
+/// The outcome of checking a configuration without throwing: either a config or the errors
 /// found, so that a user fixing a file sees all of its problems at once.
 struct ParseResult {
   /// Set if and only if `errors` is empty.
   std::optional<Config> config;
-  /// All problems found, ordered by line and then column. A YAML syntax error stops parsing, so
-  /// it is always reported alone.
+  /// The problems found, ordered by line and then column. A YAML syntax error stops parsing, so
+  /// it is always reported alone. Past 1,000 errors the rest are only counted: the list then
+  /// ends with one error without a position (line() == 0), `N more errors not shown`.
   std::vector<ConfigError> errors;
 
   /// True when the configuration is valid.
