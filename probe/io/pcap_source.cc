@@ -74,8 +74,8 @@ PcapSource::PcapSource(const std::optional<std::string>& interface, std::uint16_
   if (rc != 0) throw IoError(std::string("pcap_setfilter: ") + pcap_geterr(p));
   if (pcap_setnonblock(p, 1, err) != 0) throw IoError(std::string("pcap_setnonblock: ") + err);
   // Drops before the filter was set were of anything on the host: not counted.
-  pcap_stat stats{};
-  if (pcap_stats(p, &stats) == 0) last_ps_drop_ = stats.ps_drop;
+  ReadDrops();
+  capture_drops_ = 0;
   link_ = static_cast<packet::LinkType>(pcap_datalink(p));
   fd_ = pcap_get_selectable_fd(p);
   if (fd_ < 0) throw IoError("pcap: no selectable descriptor on " + device);
