@@ -796,17 +796,15 @@ class Parser {
     return true;
   }
 
-  // `listed`, when given, marks the ports of target.ports (kept up to date here).
+  // `listed` marks the ports listed so far (kept up to date here): a `ports` list's; a single
+  // `port` (nullptr) has none before it, since a target takes either key, not both.
   bool AddPort(const YamlNode& value, const YAML::Mark& mark, std::string_view key, Target& target,
                std::vector<std::pair<uint16_t, YAML::Mark>>& port_marks,
                std::vector<bool>* listed = nullptr) {
     std::optional<int64_t> v = ParseIntValue(key, value, mark, kPortRange, "a port number");
     if (!v) return false;
     auto port = static_cast<uint16_t>(*v);
-    bool twice =
-        listed ? (*listed)[port]
-               : std::find(target.ports.begin(), target.ports.end(), port) != target.ports.end();
-    if (twice) {
+    if (listed && (*listed)[port]) {
       Error(mark, std::string(key) + ": port " + std::to_string(port) + " is listed twice");
       return false;
     }
@@ -835,7 +833,6 @@ class Parser {
     bool ok = true;
     // Ports already listed: a list may hold a million items, too many to search each time.
     std::vector<bool> listed(65536);
-    for (uint16_t port : target.ports) listed[port] = true;
     for (std::size_t i = 0; i < value.size(); ++i) {
       const YamlNode item = value.Item(i);
       YAML::Mark item_mark = item.Mark().is_null() ? mark : item.Mark();
