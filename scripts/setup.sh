@@ -12,7 +12,7 @@ PACKAGES=(
   libmaxminddb-dev libcli11-dev
   libssl-dev libcrypt-dev zlib1g-dev   # exporter: TLS certificates, bcrypt, gzip
   googletest libgtest-dev
-  iproute2 iptables libcap2-bin jq bc curl socat openssl python3
+  iproute2 iptables ethtool libcap2-bin jq bc curl socat openssl python3
   scamper traceroute mtr-tiny time   # bench/peers: the peers and GNU time
   prometheus
   prometheus-alertmanager yamllint chromium buildah podman runc debootstrap   # tests/deploy

@@ -4,6 +4,7 @@
 # usage: bench/serve/run.sh [--targets 1000,4000,10000] [--interval 60] [--scrape 15]
 #                           [--measure 300] [--rate auto|PPS] [--hop-metrics none|blocked|all]
 #                           [--build DIR] [--out FILE] [--keep DIR] [--perf SECONDS]
+#                           [--lab-forwarding threads|inline]
 #        bench/serve/run.sh --smoke [--build DIR]
 #        bench/serve/run.sh --soak SECONDS [--targets 1000] [--max-growth 5] [--build DIR]
 #        bench/serve/run.sh --load SECONDS [--targets 1000] [--load-warm S] [--wrk-conns 4]
@@ -11,7 +12,10 @@
 #                           [--health-max 1.0] [--max-growth 5] [--build DIR] [--out FILE]
 #
 # For each N it builds a fresh chain lab (tests/lab/lab.sh, LAB_RATELIMIT=off: no ICMP
-# policing, so only the exporter's own cost shows), starts `portpath serve` in the lab's
+# policing, so only the exporter's own cost shows; --lab-forwarding threads, the default:
+# LAB_THREADED_NAPI=on, every namespace receives in kernel threads of its own, so the
+# routers' and the server's work is not charged to the exporter's CPU time as it is with
+# `inline`, where veth runs all of it in the exporter's sendto), starts `portpath serve` in the lab's
 # client namespace with N target ports on the lab's bulk block (N/10 addresses x the 10
 # ports below: 10% open, 40% closed, 20% filtered after hop 2 or 5, 10% prohibited !X,
 # 10% reset by a middlebox at hop 4, 10% closed), waits one interval plus 15 s (every
@@ -88,6 +92,7 @@ SAMPLE=5
 SMOKE_MAX_RSS_MB=40
 SMOKE_MAX_SCRAPE_S=1.0
 SMOKE_MAX_SERIES_PER_TARGET=14
+LAB_FORWARDING=threads
 
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -112,10 +117,16 @@ while [[ $# -gt 0 ]]; do
     --slow) SLOW=$2; shift 2 ;;
     --probe-period) PROBE_PERIOD=$2; shift 2 ;;
     --health-max) HEALTH_MAX_S=$2; shift 2 ;;
-    -h|--help) sed -n '2,55p' "$0"; exit 0 ;;
+    --lab-forwarding) LAB_FORWARDING=$2; shift 2 ;;
+    -h|--help) sed -n '2,59p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
+case $LAB_FORWARDING in
+  threads) THREADED_NAPI=on ;;
+  inline) THREADED_NAPI=off ;;
+  *) echo "--lab-forwarding is 'threads' or 'inline', not '$LAB_FORWARDING'" >&2; exit 2 ;;
+esac
 if [[ $SMOKE -eq 1 ]]; then TARGETS=200 INTERVAL=10 SCRAPE=5 MEASURE=45; fi
 if [[ $SOAK -gt 0 ]]; then
   [[ $TARGETS == *,* ]] && TARGETS=1000
@@ -173,7 +184,7 @@ start_serve() {
   local n=$1 dir=$2
   RATE_USED=$RATE
   [[ $RATE_USED == auto ]] && RATE_USED=$(( n / 2 > 1000 ? n / 2 : 1000 ))
-  LAB_RATELIMIT=off lab_up "$LAB" >"$dir/lab-up.log" 2>&1 || { cat "$dir/lab-up.log" >&2; return 1; }
+  LAB_RATELIMIT=off LAB_THREADED_NAPI=$THREADED_NAPI lab_up "$LAB" >"$dir/lab-up.log" 2>&1 || { cat "$dir/lab-up.log" >&2; return 1; }
   lab_start_listener "$LAB" "$BUILD/portpath-lab-listen" 80 >/dev/null
   write_config "$n" "$RATE_USED" "$dir/config.yaml"
   # SERVE_WRAP (environment): a command to run portpath under (heaptrack, for one).
@@ -361,7 +372,7 @@ fi
 HEADER=$'targets\trate_pps\trss_start_mb\trss_end_mb\trss_peak_mb\trss_growth\tcpu_pct_of_core\tcpu_user_pct\tscrape_max_ms\tscrape_mean_ms\tscrape_gzip_mb\tscrape_text_mb\tseries_per_target\ttargets_traced\tscrapes\tscrape_failures'
 rows=""
 for n in ${TARGETS//,/ }; do
-  echo "serve bench: $n target ports, interval ${INTERVAL}s, scrape every ${SCRAPE}s, measured ${MEASURE}s (load: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+  echo "serve bench: $n target ports, interval ${INTERVAL}s, scrape every ${SCRAPE}s, measured ${MEASURE}s, lab forwarding $LAB_FORWARDING (load: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
   row=$(run_one "$n")
   echo "$row" >&2
   rows+="$row"$'\n'

@@ -66,6 +66,14 @@
 #   LAB_RATELIMIT=default  the kernel defaults (v4 1000 ms, v6 100 ms per destination,
 #                  plus the 1000/s burst 50 global budget).
 #
+# Where the lab's forwarding runs (chain lab): veth hands a packet to its peer inline, so
+# by default every router's and the server's work for a probe runs in the sender's
+# system call and is charged to the prober's CPU time (a fifth of the exporter's at
+# 10,000 target ports: bench/serve/RESULTS.md). LAB_THREADED_NAPI=on turns GRO on at
+# every veth end (which gives veth a NAPI queue) and makes that NAPI threaded: each
+# namespace then receives in a kernel thread of its own (napi/left-N, napi/right-N), as
+# separate machines would, and the prober's CPU time is its own. Needs ethtool.
+#
 # ---------------------------------------------------------------------------------
 # CASES (all coexist; chosen by destination port/address; target = main target unless
 # noted). TTL = initial TTL / hop limit of the probe. Hops 3 and 4 never answer.
@@ -500,8 +508,8 @@ lab_up() {
 # is silently ignored when the caller tests its status (if/||), so that is the only way
 # to stop at the first failing command whatever the caller does.
 _lab_build() {
-  LAB_RATELIMIT="${LAB_RATELIMIT:-off}" LAB_STATE_DIR="$LAB_STATE_DIR" \
-    bash -euo pipefail "$LAB_SH" __build "$1"
+  LAB_RATELIMIT="${LAB_RATELIMIT:-off}" LAB_THREADED_NAPI="${LAB_THREADED_NAPI:-off}" \
+    LAB_STATE_DIR="$LAB_STATE_DIR" bash -euo pipefail "$LAB_SH" __build "$1"
 }
 
 _lab_build_body() {
@@ -530,6 +538,16 @@ _lab_build_body() {
     ip -n "$l" link set right up
     ip -n "$r" link set left up
   done
+  if [[ ${LAB_THREADED_NAPI:-off} == on ]]; then
+    for node in "${LAB_NODES[@]}"; do
+      local ifname
+      for ifname in left right; do
+        ip -n "$prefix-$node" link show "$ifname" >/dev/null 2>&1 || continue
+        ip netns exec "$prefix-$node" ethtool -K "$ifname" gro on >/dev/null
+        ip netns exec "$prefix-$node" sh -c "echo 1 > /sys/class/net/$ifname/threaded"
+      done
+    done
+  fi
 
   # Routers: forwarding on, explicit routes only (no default route anywhere).
   for n in 1 2 3 4 5 6; do
