@@ -70,7 +70,9 @@
 # by default every router's and the server's work for a probe runs in the sender's
 # system call and is charged to the prober's CPU time (a fifth of the exporter's at
 # 10,000 target ports: bench/serve/RESULTS.md). LAB_THREADED_NAPI=on turns GRO on at
-# every veth end (which gives veth a NAPI queue) and makes that NAPI threaded: each
+# every veth end (which gives veth a NAPI queue) and TSO off (veth_xmit only queues to
+# NAPI what its sender cannot segment; with TSO on, TCP still goes inline through the
+# backlog), and makes that NAPI threaded: each
 # namespace then receives in a kernel thread of its own (napi/left-N, napi/right-N), as
 # separate machines would, and the prober's CPU time is its own. Needs ethtool.
 #
@@ -543,7 +545,7 @@ _lab_build_body() {
       local ifname
       for ifname in left right; do
         ip -n "$prefix-$node" link show "$ifname" >/dev/null 2>&1 || continue
-        ip netns exec "$prefix-$node" ethtool -K "$ifname" gro on >/dev/null
+        ip netns exec "$prefix-$node" ethtool -K "$ifname" gro on tso off >/dev/null
         ip netns exec "$prefix-$node" sh -c "echo 1 > /sys/class/net/$ifname/threaded"
       done
     done
