@@ -694,7 +694,10 @@ void ProberService::CancelRemoved() {
 }
 
 void ProberService::Publish(probe::TimePoint now, bool force) {
-  if (!force && (!dirty_ || now - last_publish_ < options_.publish_interval)) return;
+  const probe::Duration interval =
+      std::max(options_.publish_interval,
+               options_.publish_per_target * static_cast<std::int64_t>(targets_.size()));
+  if (!force && (!dirty_ || now - last_publish_ < interval)) return;
   auto snap = std::make_shared<Snapshot>();
   snap->targets.reserve(targets_.size());
   bool all_done = true;

@@ -80,9 +80,12 @@ struct ServiceOptions {
   probe::EngineOptions engine;
   /// /-/ready turns true after the first full round, or after this long anyway.
   probe::Duration ready_after = std::chrono::seconds(120);
-  /// Snapshots are rebuilt at most this often (a pointer per result, but the
-  /// names and labels of every target).
+  /// Snapshots are rebuilt at most this often, or every publish_per_target
+  /// times the target ports if longer (5 s at 10,000): a rebuild touches every
+  /// target's shared result (a cache miss each), which at 10,000 target ports
+  /// once a second was 6% of the exporter's CPU (bench/serve/RESULTS.md).
   probe::Duration publish_interval = std::chrono::seconds(1);
+  probe::Duration publish_per_target = std::chrono::microseconds(500);
   /// Trace ICMP echo (ping) alongside each TCP trace, for icmp_reachable, the
   /// divergence hop and middlebox detection.
   bool ping = true;
