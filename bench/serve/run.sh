@@ -123,7 +123,11 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 case $LAB_FORWARDING in
-  threads) THREADED_NAPI=on ;;
+  threads)
+    THREADED_NAPI=on
+    command -v ethtool >/dev/null ||
+      { echo "--lab-forwarding threads needs ethtool (apt-get install ethtool), or use --lab-forwarding inline" >&2; exit 2; }
+    ;;
   inline) THREADED_NAPI=off ;;
   *) echo "--lab-forwarding is 'threads' or 'inline', not '$LAB_FORWARDING'" >&2; exit 2 ;;
 esac
@@ -220,11 +224,26 @@ warm_http_workers() {
   ip netns exec "$LAB-c" curl -s -m 120 -H 'Accept-Encoding: gzip' "${args[@]}" || true
 }
 
+# lab_drops: packets the lab's veths have dropped so far (received and sent, every namespace).
+# With --lab-forwarding threads a veth's NAPI ring (256 packets) drops when its kernel thread
+# falls behind (veth has no qdisc to push back on); a lost probe or reply changes what is
+# measured, so each result says how many there were.
+lab_drops() {
+  local node total=0 d
+  for node in "${LAB_NODES[@]}"; do
+    d=$(ip -n "$LAB-$node" -s -j link show 2>/dev/null | jq '[.[] | select(.ifname == "left" or
+      .ifname == "right") | .stats64.rx.dropped + .stats64.tx.dropped] | add // 0') || d=0
+    total=$((total + d))
+  done
+  echo "$total"
+}
+
 # run_one N: prints one result line (tab-separated, see the header below).
 run_one() {
-  local n=$1 dir="$WORK/n$1" rate port
+  local n=$1 dir="$WORK/n$1" rate port drops0
   mkdir -p "$dir"
   start_serve "$n" "$dir" || return 1
+  drops0=$(lab_drops)
   rate=$RATE_USED port=$SERVE_PORT
   local url="http://127.0.0.1:$port/metrics"
   # Scrapes as Prometheus makes them: every $SCRAPE s, gzip, each into FILE,
@@ -269,12 +288,14 @@ run_one() {
   cat "/proc/$SERVE_PID/smaps" >"$dir/smaps" 2>/dev/null || true
   gzip -dc "$dir/last.gz" >"$dir/last.txt" 2>/dev/null || cp "$dir/last.gz" "$dir/last.txt"
   stop_serve
+  local drops=$(($(lab_drops) - drops0))
   python3 - "$n" "$rate" "$dir" "$cpu0" "$cpu1" "$start_ns" "$end_ns" "$rss0" "$rss1" "$peak" \
-    "$(getconf CLK_TCK)" <<'PY'
+    "$(getconf CLK_TCK)" "$LAB_FORWARDING" "$drops" <<'PY'
 import re, sys
 n, rate, d = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 (u0, s0), (u1, s1) = (map(float, a.split()) for a in sys.argv[4:6])
 s_ns, e_ns, rss0, rss1, peak, tck = map(float, sys.argv[6:12])
+forwarding, drops = sys.argv[12], sys.argv[13]
 wall = (e_ns - s_ns) / 1e9
 cpu = ((u1 - u0) + (s1 - s0)) / tck / wall * 100
 cpu_user = (u1 - u0) / tck / wall * 100
@@ -293,7 +314,7 @@ print("\t".join(str(x) for x in [
     f"{max(times)*1000:.0f}" if times else "-",
     f"{sum(times)/len(times)*1000:.0f}" if times else "-",
     f"{max(sizes)/1e6:.2f}" if sizes else "-", f"{len(text.encode())/1e6:.2f}",
-    f"{per_target/n:.1f}", traced, len(times), fails]))
+    f"{per_target/n:.1f}", traced, len(times), fails, forwarding, drops]))
 PY
 }
 
@@ -369,7 +390,7 @@ if [[ $LOAD -gt 0 ]]; then
   exit $status
 fi
 
-HEADER=$'targets\trate_pps\trss_start_mb\trss_end_mb\trss_peak_mb\trss_growth\tcpu_pct_of_core\tcpu_user_pct\tscrape_max_ms\tscrape_mean_ms\tscrape_gzip_mb\tscrape_text_mb\tseries_per_target\ttargets_traced\tscrapes\tscrape_failures'
+HEADER=$'targets\trate_pps\trss_start_mb\trss_end_mb\trss_peak_mb\trss_growth\tcpu_pct_of_core\tcpu_user_pct\tscrape_max_ms\tscrape_mean_ms\tscrape_gzip_mb\tscrape_text_mb\tseries_per_target\ttargets_traced\tscrapes\tscrape_failures\tlab_forwarding\tlab_drops'
 rows=""
 for n in ${TARGETS//,/ }; do
   echo "serve bench: $n target ports, interval ${INTERVAL}s, scrape every ${SCRAPE}s, measured ${MEASURE}s, lab forwarding $LAB_FORWARDING (load: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
@@ -382,13 +403,14 @@ if [[ -n $OUT ]]; then printf '%s' "$table" >"$OUT"; else printf '%s' "$table"; 
 
 status=0
 if [[ $SMOKE -eq 1 ]]; then
-  IFS=$'\t' read -r n _ _ _ peak _ _ _ smax _ _ _ spt traced _ fails <<<"${rows%$'\n'}"
+  IFS=$'\t' read -r n _ _ _ peak _ _ _ smax _ _ _ spt traced _ fails _ drops <<<"${rows%$'\n'}"
   ok() { python3 -c "import sys; sys.exit(0 if $1 else 1)"; }
   ok "$peak <= $SMOKE_MAX_RSS_MB" || { echo "FAIL: peak RSS $peak MB > $SMOKE_MAX_RSS_MB MB" >&2; status=1; }
   ok "$smax / 1000 <= $SMOKE_MAX_SCRAPE_S" || { echo "FAIL: slowest scrape $smax ms" >&2; status=1; }
   ok "$spt <= $SMOKE_MAX_SERIES_PER_TARGET" || { echo "FAIL: $spt series per target" >&2; status=1; }
   ok "$traced == $n" || { echo "FAIL: $traced of $n targets traced" >&2; status=1; }
   ok "$fails == 0" || { echo "FAIL: $fails scrapes failed" >&2; status=1; }
+  ok "$drops == 0" || { echo "FAIL: the lab's veths dropped $drops packets" >&2; status=1; }
   [[ $(head -c2 "$WORK/n$n/last.gz" | od -An -tx1 | tr -d ' \n') == 1f8b ]] ||
     { echo "FAIL: /metrics did not answer gzip to Accept-Encoding: gzip" >&2; status=1; }
   grep -q '^portpath_outcome{' "$WORK/n$n/last.txt" ||

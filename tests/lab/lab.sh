@@ -70,11 +70,13 @@
 # by default every router's and the server's work for a probe runs in the sender's
 # system call and is charged to the prober's CPU time (a fifth of the exporter's at
 # 10,000 target ports: bench/serve/RESULTS.md). LAB_THREADED_NAPI=on turns GRO on at
-# every veth end (which gives veth a NAPI queue) and TSO off (veth_xmit only queues to
-# NAPI what its sender cannot segment; with TSO on, TCP still goes inline through the
-# backlog), and makes that NAPI threaded: each
+# every veth end (which gives veth a NAPI queue) and TSO off (veth uses that queue only
+# when the sending end has TSO off; otherwise every packet still goes inline), and makes
+# that NAPI threaded: each
 # namespace then receives in a kernel thread of its own (napi/left-N, napi/right-N), as
-# separate machines would, and the prober's CPU time is its own. Needs ethtool.
+# separate machines would, and the prober's CPU time is its own. Needs ethtool. A full
+# NAPI ring (256 packets) drops (bench/serve/run.sh counts the veths' drops). Applied when
+# the lab is built: lab_up on a lab already up keeps it as it was built.
 #
 # ---------------------------------------------------------------------------------
 # CASES (all coexist; chosen by destination port/address; target = main target unless
@@ -540,6 +542,10 @@ _lab_build_body() {
     ip -n "$l" link set right up
     ip -n "$r" link set left up
   done
+  case ${LAB_THREADED_NAPI:-off} in
+    on | off) ;;
+    *) echo "lab: LAB_THREADED_NAPI must be 'on' or 'off', not '$LAB_THREADED_NAPI'" >&2; return 1 ;;
+  esac
   if [[ ${LAB_THREADED_NAPI:-off} == on ]]; then
     for node in "${LAB_NODES[@]}"; do
       local ifname
@@ -915,7 +921,8 @@ if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
   set -euo pipefail
   usage() {
     cat >&2 <<'EOF'
-usage: lab.sh up PREFIX            build the chain lab (LAB_RATELIMIT=off|global|default)
+usage: lab.sh up PREFIX            build the chain lab (LAB_RATELIMIT=off|global|default,
+                                   LAB_THREADED_NAPI=off|on)
        lab.sh down PREFIX          stop listeners, delete the lab's namespaces
        lab.sh status PREFIX
        lab.sh up-ecmp PREFIX       build the ecmp lab; down-ecmp / status-ecmp PREFIX
