@@ -227,12 +227,14 @@ warm_http_workers() {
 # lab_drops: packets the lab's veths have dropped so far (received and sent, every namespace).
 # With --lab-forwarding threads a veth's NAPI ring (256 packets) drops when its kernel thread
 # falls behind (veth has no qdisc to push back on); a lost probe or reply changes what is
-# measured, so each result says how many there were.
+# measured, so each result says how many there were. Fails (printing nothing) when a
+# namespace of the lab cannot be read: the count must come from the lab that ran.
 lab_drops() {
   local node total=0 d
   for node in "${LAB_NODES[@]}"; do
-    d=$(ip -n "$LAB-$node" -s -j link show 2>/dev/null | jq '[.[] | select(.ifname == "left" or
-      .ifname == "right") | .stats64.rx.dropped + .stats64.tx.dropped] | add // 0') || d=0
+    d=$(ip -n "$LAB-$node" -s -j link show | jq -e '[.[] | select(.ifname == "left" or
+      .ifname == "right") | .stats64.rx.dropped + .stats64.tx.dropped] | add') || return 1
+    [[ $d =~ ^[0-9]+$ ]] || return 1
     total=$((total + d))
   done
   echo "$total"
@@ -243,7 +245,7 @@ run_one() {
   local n=$1 dir="$WORK/n$1" rate port drops0
   mkdir -p "$dir"
   start_serve "$n" "$dir" || return 1
-  drops0=$(lab_drops)
+  drops0=$(lab_drops) || { echo "cannot read the lab's veth counters" >&2; return 1; }
   rate=$RATE_USED port=$SERVE_PORT
   local url="http://127.0.0.1:$port/metrics"
   # Scrapes as Prometheus makes them: every $SCRAPE s, gzip, each into FILE,
@@ -287,8 +289,11 @@ run_one() {
   kill -0 "$SERVE_PID" 2>/dev/null || { cat "$dir/serve.log" >&2; echo "portpath serve died" >&2; return 1; }
   cat "/proc/$SERVE_PID/smaps" >"$dir/smaps" 2>/dev/null || true
   gzip -dc "$dir/last.gz" >"$dir/last.txt" 2>/dev/null || cp "$dir/last.gz" "$dir/last.txt"
+  # Before stop_serve, which removes the lab with its counters.
+  local drops
+  drops=$(lab_drops) || { echo "cannot read the lab's veth counters" >&2; return 1; }
+  drops=$((drops - drops0))
   stop_serve
-  local drops=$(($(lab_drops) - drops0))
   python3 - "$n" "$rate" "$dir" "$cpu0" "$cpu1" "$start_ns" "$end_ns" "$rss0" "$rss1" "$peak" \
     "$(getconf CLK_TCK)" "$LAB_FORWARDING" "$drops" <<'PY'
 import re, sys
