@@ -160,10 +160,11 @@ TEST_F(ProberServiceTest, PublishingSharesTheTargetsThatDidNotChange) {
 /// running until the object goes (or Stop).
 class SmallEngineService {
  public:
-  SmallEngineService(std::size_t max_traces, const char* config_text)
+  SmallEngineService(std::size_t max_traces, const char* config_text,
+                     probe::Duration publish_per_target = ServiceOptions{}.publish_per_target)
       : transport_(network, network, 0x5eed),
-        service(Options(max_traces), config::ParseConfig(config_text, "test.yaml"), transport_,
-                clock_, resolver_),
+        service(Options(max_traces, publish_per_target),
+                config::ParseConfig(config_text, "test.yaml"), transport_, clock_, resolver_),
         loop_([this] { service.Run(stop_); }) {}
   ~SmallEngineService() { Stop(); }
   void Stop() {
@@ -173,10 +174,11 @@ class SmallEngineService {
   SilentNetwork network;
 
  private:
-  static ServiceOptions Options(std::size_t max_traces) {
+  static ServiceOptions Options(std::size_t max_traces, probe::Duration publish_per_target) {
     ServiceOptions o;
     o.ping = false;
     o.publish_interval = 10ms;
+    o.publish_per_target = publish_per_target;
     o.max_traces = max_traces;
     return o;
   }
@@ -230,6 +232,46 @@ TEST(ProberServiceEngineFullTest, RoundsWaitForRoomInsteadOfFailing) {
     EXPECT_NE(t.last->port, 0);
   }
   EXPECT_GE(done->engine.traces_started, 7u);  // 5 single-flow rounds + one of 2 flows
+}
+
+// At scale a snapshot is rebuilt at most every publish_per_target times the
+// target ports (5 s at 10,000 with the default 0.5 ms), not every
+// publish_interval: here 3 target ports at 1 s each, so the rounds (50 ms, one
+// a second per target) that end after a publish wait until 3 s after it.
+TEST(ProberServicePublishTest, AtScaleSnapshotsComeEveryPublishPerTargetTimesTheTargets) {
+  SmallEngineService run(
+      16,
+      "defaults: {interval: 1s, jitter: 0s, timeout: 50ms, max_hops: 2, probes_per_hop: 1}\n"
+      "targets:\n"
+      "  - host: 192.0.2.10\n    ports: [443, 80, 22]\n",
+      1s);
+  // The loop's first publish (forced: the configuration applied) shows the
+  // targets before any round has finished.
+  SnapshotPtr first;
+  for (int i = 0; i < 500 && !first; ++i) {
+    SnapshotPtr s = run.service.snapshot();
+    if (s && s->targets.size() == 3)
+      first = s;
+    else
+      std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_TRUE(first);
+  // Every target finishes a round in the next 1.5 s (with publish_interval
+  // alone, each would be shown 10 ms later): none of it is published yet.
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(run.service.snapshot(), first);
+  EXPECT_GT(run.network.sent("192.0.2.10"), 0);
+  SnapshotPtr next;
+  for (int i = 0; i < 500 && !next; ++i) {
+    SnapshotPtr s = run.service.snapshot();
+    if (s != first)
+      next = s;
+    else
+      std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_TRUE(next) << "no snapshot within 6.5 s of the first";
+  EXPECT_TRUE(std::any_of(next->targets.begin(), next->targets.end(),
+                          [](const TargetSnapshot& t) { return bool(t.last); }));
 }
 
 // A /probe whose caller timed out while its round waited (here for the
