@@ -242,10 +242,9 @@ lab_drops() {
 
 # run_one N: prints one result line (tab-separated, see the header below).
 run_one() {
-  local n=$1 dir="$WORK/n$1" rate port drops0
+  local n=$1 dir="$WORK/n$1" rate port
   mkdir -p "$dir"
   start_serve "$n" "$dir" || return 1
-  drops0=$(lab_drops) || { echo "cannot read the lab's veth counters" >&2; return 1; }
   rate=$RATE_USED port=$SERVE_PORT
   local url="http://127.0.0.1:$port/metrics"
   # Scrapes as Prometheus makes them: every $SCRAPE s, gzip, each into FILE,
@@ -289,10 +288,10 @@ run_one() {
   kill -0 "$SERVE_PID" 2>/dev/null || { cat "$dir/serve.log" >&2; echo "portpath serve died" >&2; return 1; }
   cat "/proc/$SERVE_PID/smaps" >"$dir/smaps" 2>/dev/null || true
   gzip -dc "$dir/last.gz" >"$dir/last.txt" 2>/dev/null || cp "$dir/last.gz" "$dir/last.txt"
-  # Before stop_serve, which removes the lab with its counters.
+  # The lab was built for this run (start_serve) and goes with stop_serve: read
+  # its counters, which cover the whole run, before.
   local drops
   drops=$(lab_drops) || { echo "cannot read the lab's veth counters" >&2; return 1; }
-  drops=$((drops - drops0))
   stop_serve
   python3 - "$n" "$rate" "$dir" "$cpu0" "$cpu1" "$start_ns" "$end_ns" "$rss0" "$rss1" "$peak" \
     "$(getconf CLK_TCK)" "$LAB_FORWARDING" "$drops" <<'PY'

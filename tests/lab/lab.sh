@@ -543,19 +543,19 @@ _lab_build_body() {
     ip -n "$r" link set left up
   done
   case ${LAB_THREADED_NAPI:-off} in
-    on | off) ;;
+    off) ;;
+    on)
+      local ifname
+      for node in "${LAB_NODES[@]}"; do
+        for ifname in left right; do
+          ip -n "$prefix-$node" link show "$ifname" >/dev/null 2>&1 || continue
+          ip netns exec "$prefix-$node" ethtool -K "$ifname" gro on tso off >/dev/null
+          ip netns exec "$prefix-$node" sh -c "echo 1 > /sys/class/net/$ifname/threaded"
+        done
+      done
+      ;;
     *) echo "lab: LAB_THREADED_NAPI must be 'on' or 'off', not '$LAB_THREADED_NAPI'" >&2; return 1 ;;
   esac
-  if [[ ${LAB_THREADED_NAPI:-off} == on ]]; then
-    for node in "${LAB_NODES[@]}"; do
-      local ifname
-      for ifname in left right; do
-        ip -n "$prefix-$node" link show "$ifname" >/dev/null 2>&1 || continue
-        ip netns exec "$prefix-$node" ethtool -K "$ifname" gro on tso off >/dev/null
-        ip netns exec "$prefix-$node" sh -c "echo 1 > /sys/class/net/$ifname/threaded"
-      done
-    done
-  fi
 
   # Routers: forwarding on, explicit routes only (no default route anywhere).
   for n in 1 2 3 4 5 6; do
