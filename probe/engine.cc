@@ -106,8 +106,11 @@ void Engine::HandleEvent(const ProbeEvent& event) {
   switch (run.trace->OnReply(id.ttl, id.attempt, reply, run.job.destination, received)) {
     case Trace::ReplyStatus::kAccepted:
       ++stats_.replies_by_type[static_cast<std::size_t>(reply.type)];
-      if (reply.type == packet::ReplyType::kTimeExceeded)
+      if (reply.type == packet::ReplyType::kTimeExceeded) {
         book_.RecordAnswer(run.job.destination.is_v6(), id.ttl, received);
+        if (id.ttl < run.trace->settings().max_hops)
+          hop_pacers_[static_cast<std::size_t>(id.ttl)].OnAnswered(received);
+      }
       // A router that sends unreachables is alive and spends ICMP budget on
       // them: never to be taken for a silent router (its distance is the probe
       // TTL less the quoted one, or one more for errors raised before the
@@ -282,7 +285,11 @@ void Engine::SendSome(TimePoint now) {
       auto follow = run->trace->NextProbe();
       if (!follow || !follow->follows_previous) break;
       pacer_.TakeOnCredit(now);
-      if (follow->ttl < run->trace->settings().max_hops) hop_pacers_[follow->ttl].TakeOnCredit(now);
+      // The group asks the router at the SYN's TTL for one answer, the echo's
+      // (the SYN is there to be silent): the SYN's token pays for it.
+      bool same_router = follow->ttl == request->ttl && follow->kind == ProbeKind::kIcmpEcho;
+      if (follow->ttl < run->trace->settings().max_hops && !same_router)
+        hop_pacers_[follow->ttl].TakeOnCredit(now);
       status = SendProbe(slot, *follow);
       ++sent;
     }

@@ -4,9 +4,10 @@
 /// their ICMP errors (Linux: 1000/s with bursts of 50 overall, one per second
 /// per destination after a burst of 6; real routers at least as hard), and an
 /// answer our own burst starved is evidence lost. Unlimited until a control
-/// group shows a router at this TTL starved; then the rate drops to half of
-/// 70% of what was being sent there (at least kMinRate) and creeps back up
-/// by a quarter each second without starvation. Pure: time is a parameter.
+/// group shows a router at this TTL starved; then the rate becomes the
+/// answers per second the routers there gave lately (at least kMinRate, at
+/// most what was sent) and creeps back up by a quarter each second without
+/// starvation. Pure: time is a parameter.
 /// Not thread-safe (owned by the probe loop).
 
 #include <algorithm>
@@ -63,16 +64,26 @@ class HopPacer {
     Roll(now);
     ++sent_now_;
   }
-  /// A control sent at `sent` found a router at this TTL with an empty budget.
-  /// Controls sent before the last slow-down say nothing about the new rate
-  /// (TCP's rule: one decrease per window of evidence).
+  /// A router at this TTL answered time-exceeded.
+  void OnAnswered(TimePoint now) {
+    Roll(now);
+    ++answered_now_;
+  }
+  /// A control sent at `sent` found a router at this TTL with an empty budget:
+  /// what was asked of it exceeds what it gives, so the answers that came
+  /// lately are its budget. The rate becomes that (at least kMinRate, and
+  /// never above what was being sent), and not a fraction of the previous
+  /// rate: controls given up on after a few round trips report starvation
+  /// many times a second, and compounding cuts would fall far below the
+  /// budget. Controls sent before the last slow-down say nothing about the
+  /// new rate.
   void Starved(TimePoint now, TimePoint sent) {
     if (started_starving_ && sent <= last_starved_) return;
     Roll(now);
     double elapsed = std::chrono::duration<double>(now - window_start_).count();
     double sending = (sent_before_ + sent_now_) / (1.0 + elapsed);
-    double base = limited() ? std::min(rate_, sending) : sending;
-    rate_ = std::max(kMinRate, base * 0.7);
+    double answering = (answered_before_ + answered_now_) / (1.0 + elapsed);
+    rate_ = std::max(kMinRate, std::min(sending, answering));
     Refill(now);
     tokens_ = std::min(tokens_, burst());
     started_starving_ = true;
@@ -100,8 +111,11 @@ class HopPacer {
   // Probes sent in the current one-second window and the one before it.
   void Roll(TimePoint now) {
     if (now - window_start_ < std::chrono::seconds(1)) return;
-    sent_before_ = now - window_start_ < std::chrono::seconds(2) ? sent_now_ : 0;
+    bool adjacent = now - window_start_ < std::chrono::seconds(2);
+    sent_before_ = adjacent ? sent_now_ : 0;
+    answered_before_ = adjacent ? answered_now_ : 0;
     sent_now_ = 0;
+    answered_now_ = 0;
     window_start_ = now;
   }
 
@@ -114,6 +128,8 @@ class HopPacer {
   TimePoint window_start_{};
   int sent_now_ = 0;
   int sent_before_ = 0;
+  int answered_now_ = 0;
+  int answered_before_ = 0;
 };
 
 }  // namespace portpath::probe

@@ -360,6 +360,7 @@ Trace::ReplyStatus Trace::OnReply(std::uint8_t ttl, std::uint8_t attempt,
     return ReplyStatus::kUnknownProbe;
   // A reply after its timeout is still accepted while the trace runs: it is a
   // real answer, just slow, and dropping it would invent a silent hop.
+  p.late = !p.outstanding;
   p.answered = true;
   p.outstanding = false;
   p.rtt = when - p.sent;
@@ -492,7 +493,8 @@ Trace::Silence Trace::SilenceAt(int ttl, const HopBook& book, bool v6, TimePoint
   int last = LastAnsweredTtl();
   auto vouched = [&](const Probe& syn, ProbeKind kind, int from_ttl) {
     for (const Probe& c : at(from_ttl).probes)
-      if (c.kind == kind && c.answered && c.controls_ttl == ttl && c.controls == syn.attempt)
+      if (c.kind == kind && c.answered && !c.late && c.controls_ttl == ttl &&
+          c.controls == syn.attempt)
         return true;
     return false;
   };
@@ -551,6 +553,7 @@ Trace::Judgement Trace::Judge(TimePoint now, const HopBook& book, bool v6) const
 
 void Trace::SendPairs(const std::vector<int>& ttls, int known_answerer) {
   int last = LastAnsweredTtl();
+  quick_controls_ttl_ = known_answerer;
   // Each TTL's groups are queued one TTL apart, so the engine's round robin
   // over all traces spaces them in time.
   for (int group = 0; group < kConfirmations; ++group)
@@ -566,23 +569,47 @@ void Trace::SendPairs(const std::vector<int>& ttls, int known_answerer) {
     }
 }
 
+std::optional<TimePoint> Trace::PresumedSilence(const Probe& p) const {
+  if (max_rtt_ <= Duration::zero()) return std::nullopt;
+  return p.sent + 4 * max_rtt_ + kReorderMargin * 2;
+}
+
 TimePoint Trace::Deadline(int ttl, const Probe& p) const {
   TimePoint deadline = p.sent + settings_.timeout;
-  if (p.kind != ProbeKind::kTcpSyn || p.controls >= 0) return deadline;
-  // A SYN of a control group: once the echo sent right after it came back
-  // from the same TTL, the SYN's own answer (had it reached that router) would
-  // have come first, from the same place. Waiting one more echo round trip
-  // covers reordering; the full timeout would only add time.
-  for (const Probe& c : at(ttl).probes)
-    if (c.kind == ProbeKind::kIcmpEcho && c.controls == p.attempt && c.answered) {
+  auto presumed = [&](const Probe& q) {
+    auto at = PresumedSilence(q);
+    return at ? std::min(deadline, *at) : deadline;
+  };
+  // A control of this round's group for a TTL whose router is known to
+  // answer (the echo at t, the SYN at L) that does not come back within a few
+  // round trips found its router's budget empty, or was lost: either way the
+  // group vouches for nothing (an answer after this is late, and late
+  // controls never vouch), so waiting the full timeout would only add time to
+  // a round that has failed. Where the router is not known to answer, the
+  // silence of the whole group is evidence of a silent router (silent_pairs_),
+  // and gets the full timeout.
+  if (p.controls >= 0)
+    return p.controls_ttl == quick_controls_ttl_ && p.sent >= round_start_ ? presumed(p)
+                                                                          : deadline;
+  if (p.kind != ProbeKind::kTcpSyn) return deadline;
+  for (const Probe& c : at(ttl).probes) {
+    if (c.kind != ProbeKind::kIcmpEcho || c.controls != p.attempt) continue;
+    // A SYN of a control group: once the echo sent right after it came back
+    // from the same TTL, the SYN's own answer (had it reached that router)
+    // would have come first, from the same place. Waiting one more echo
+    // round trip covers reordering; the full timeout would only add time.
+    if (c.answered && !c.late) {
       Duration margin = std::max<Duration>(c.rtt, kReorderMargin);
       return std::min(deadline, c.sent + c.rtt + margin);
     }
+    // Its echo was given up on: the group failed, and the SYN's silence can
+    // no longer be vouched for (an answer it draws still counts, late).
+    if (!c.outstanding) return presumed(c);
+  }
   // Discovery: past a few round trips of the slowest answer so far, a silence
   // is presumed; confirmation asks again before anyone is blamed, and a late
   // answer is still taken while the trace runs.
-  if (mode_ == TraceMode::kDiscover && max_rtt_ > Duration::zero())
-    return std::min(deadline, p.sent + 4 * max_rtt_ + kReorderMargin * 2);
+  if (mode_ == TraceMode::kDiscover) return presumed(p);
   return deadline;
 }
 
@@ -682,13 +709,23 @@ void Trace::EnterConfirm(TimePoint now, const HopBook& book, bool v6) {
     Conclude(true);
     return;
   }
-  if (OutOfRounds(j)) return;
+  if (OutOfRounds(j, now)) return;
   mode_ = TraceMode::kConfirm;
   StartRound(j, now);
 }
 
-bool Trace::OutOfRounds(const Judgement& j) {
-  if (rounds_ < settings_.max_rounds && silent_rounds_ < settings_.max_retries) return false;
+bool Trace::OutOfRounds(const Judgement& j, TimePoint now) {
+  // Silent rounds end quickly (their controls are given up on after a few
+  // round trips), so their count alone would give a policer that refills once
+  // a second (Linux's per-destination limit) less time than it needs: the
+  // trace also waits out max_retries x (timeout + backoff) from its first
+  // silent round, as many rounds as that takes (a policed ask costs the
+  // router nothing).
+  bool patient = silent_rounds_ == 0 ||
+                 now >= first_silent_round_ + settings_.max_retries *
+                                                  (settings_.timeout + settings_.retry_backoff);
+  if (rounds_ < settings_.max_rounds && (silent_rounds_ < settings_.max_retries || !patient))
+    return false;
   unconfirmed_ttl_ = j.need.front();
   Conclude(false);
   return true;
@@ -742,13 +779,13 @@ void Trace::TickConfirm(TimePoint now, const HopBook& book, bool v6) {
   // A round that neither moved the last hop nor confirmed anything new was
   // spent against empty budgets (or silent routers).
   bool all_silent = Evidence() == evidence_at_round_start_;
-  if (all_silent) ++silent_rounds_;
+  if (all_silent && silent_rounds_++ == 0) first_silent_round_ = round_start_;
   Judgement j = Judge(now, book, v6);
   if (j.confirmed) {
     Conclude(true);
     return;
   }
-  if (OutOfRounds(j)) return;
+  if (OutOfRounds(j, now)) return;
   if (!all_silent) {
     // Progress (an answer somewhere): ask again at once.
     StartRound(j, now);
@@ -793,7 +830,8 @@ int Trace::Evidence() const {
       int controls = 0;
       for (const TtlState& other : ttls_)
         for (const Probe& c : other.probes)
-          if (c.answered && c.controls_ttl == ttl && c.controls == p.attempt) ++controls;
+          if (c.answered && !c.late && c.controls_ttl == ttl && c.controls == p.attempt)
+            ++controls;
       if (controls >= 2) ++evidence;
     }
     if (echo_answered) evidence += 100;

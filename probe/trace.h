@@ -21,8 +21,17 @@
 ///                to t, and "SYN at L answered" proves L had budget, so it did
 ///                not reject the first SYN with an error that was policed away
 ///                (that would be "prohibited", not "filtered"): confirmed.
+///                The SYN at t is judged silent once its echo is back (its
+///                own answer would have come first); the controls of a router
+///                known to answer are given up on after a few round trips (a
+///                starved control proves nothing either way, and an answer
+///                after that is late and vouches for nothing).
 ///   kWaitPolicer both stayed silent: policing is likely; wait (backoff with
-///                jitter, doubling up to 4x) and try another round.
+///                jitter, doubling up to 4x) and try another round. Rounds go
+///                on until max_retries silent ones *and* max_retries x
+///                (timeout + backoff) since the first have passed: quick
+///                rounds must not give a policer that refills once a second
+///                less time than it needs.
 ///   kDone        a verdict, or, when the budget of rounds ran out with a
 ///                known router's silence unconfirmed, "filtered, blocked hop not
 ///                confirmed": unsure, never a guess.
@@ -212,6 +221,10 @@ class Trace {
     bool outstanding = false;
     bool answered = false;
     bool failed = false;
+    /// Answered after it was given up on (its deadline passed). Still an
+    /// answer (a hop, a router that answers), but a late control vouches for
+    /// nothing: its round was judged without it.
+    bool late = false;
     /// For a control: the SYN (TTL, attempt) it vouches for; attempt -1 = none.
     int controls_ttl = 0;
     int controls = -1;
@@ -263,11 +276,14 @@ class Trace {
   void EnterConfirm(TimePoint now, const HopBook& book, bool v6);
   void SendPairs(const std::vector<int>& ttls, int known_answerer);
   /// Concludes unconfirmed (true) when the round budgets are spent.
-  bool OutOfRounds(const Judgement& j);
+  bool OutOfRounds(const Judgement& j, TimePoint now);
   void StartRound(const Judgement& j, TimePoint now);
   void Conclude(bool confirmed);
   /// When an outstanding probe counts as unanswered (see trace.cc).
   TimePoint Deadline(int ttl, const Probe& p) const;
+  /// A few round trips of the slowest answer so far: past it, a silence is
+  /// presumed where presuming can blame no one (discovery, controls).
+  std::optional<TimePoint> PresumedSilence(const Probe& p) const;
   static constexpr Duration kReorderMargin = std::chrono::milliseconds(10);
   /// Grows with every answer that moves the last hop or vouches for a silence.
   int Evidence() const;
@@ -285,6 +301,7 @@ class Trace {
   Duration max_rtt_{};  // slowest answer so far
   int rounds_ = 0;
   int silent_rounds_ = 0;
+  TimePoint first_silent_round_{};  // when the first silent round began
   /// Rounds in which each TTL got a pair whose both probes stayed silent.
   std::array<std::uint8_t, 256> silent_pairs_{};
   bool asked_unreachable_sender_ = false;
@@ -313,6 +330,9 @@ class Trace {
   std::uint64_t rotation_ = 0;  // where each discovery stretch starts
   TimePoint wait_until_{};
   TimePoint round_start_{};
+  /// The TTL of this round's known answerer (0: none): its group's controls
+  /// are given up on after a few round trips (see Deadline).
+  int quick_controls_ttl_ = 0;
   /// Evidence() when the current round began: a round that adds none is silent.
   int evidence_at_round_start_ = 0;  // when the current confirmation round began
 };

@@ -1,0 +1,78 @@
+#include "probe/hop_pacer.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+namespace portpath::probe {
+namespace {
+
+using namespace std::chrono_literals;
+
+TimePoint At(Duration d) { return TimePoint{} + 1h + d; }
+
+// One second at `send_rate` probes a second, `answer_rate` of them answered.
+void Traffic(HopPacer& pacer, Duration from, int send_rate, int answer_rate) {
+  for (int i = 0; i < send_rate; ++i) {
+    TimePoint t = At(from + Duration(1s) * i / send_rate);
+    pacer.OnSent(t);
+    if (i * answer_rate / send_rate != (i + 1) * answer_rate / send_rate) pacer.OnAnswered(t);
+  }
+}
+
+TEST(HopPacerTest, UnlimitedUntilAControlIsStarved) {
+  HopPacer pacer;
+  Traffic(pacer, 0s, 5000, 1000);
+  EXPECT_FALSE(pacer.limited());
+  EXPECT_TRUE(pacer.TryTake(At(1s)));
+  EXPECT_EQ(pacer.WaitTime(At(1s)), Duration::zero());
+}
+
+TEST(HopPacerTest, AStarvedRouterIsPacedAtTheAnswersItGave) {
+  // Linux's global budget: 1000 answers a second, asked for 2000 a second.
+  HopPacer pacer;
+  Traffic(pacer, 0s, 2000, 1000);
+  Traffic(pacer, 1s, 2000, 1000);
+  pacer.Starved(At(1999ms), At(1990ms));
+  ASSERT_TRUE(pacer.limited());
+  // Over the two windows: 2000 answers in 2 s.
+  EXPECT_NEAR(pacer.rate(), 1000, 10);
+}
+
+TEST(HopPacerTest, StarvationReportedManyTimesDoesNotCompound) {
+  // Controls given up on after a few round trips report starvation many times a
+  // second; each report sets the rate to what the router gives, it does not cut
+  // the last rate again (a compounding cut would reach 1/s within a second).
+  HopPacer pacer;
+  Traffic(pacer, 0s, 2000, 1000);
+  Traffic(pacer, 1s, 2000, 1000);
+  for (int i = 0; i < 10; ++i) {
+    TimePoint now = At(1999ms + Duration(1ms) * i);
+    pacer.Starved(now, now);
+  }
+  EXPECT_NEAR(pacer.rate(), 1000, 10);
+}
+
+TEST(HopPacerTest, AOncePerSecondPolicerBringsTheRateDownToTheMinimum) {
+  // Linux's per-destination limit: one answer a second.
+  HopPacer pacer;
+  Traffic(pacer, 0s, 100, 1);
+  Traffic(pacer, 1s, 100, 1);
+  pacer.Starved(At(1999ms), At(1990ms));
+  EXPECT_NEAR(pacer.rate(), HopPacer::kMinRate, 0.01);
+  EXPECT_TRUE(pacer.TryTake(At(3s)));
+  EXPECT_FALSE(pacer.TryTake(At(3s) + 10ms));
+  EXPECT_GT(pacer.WaitTime(At(3s) + 10ms), 900ms);
+}
+
+TEST(HopPacerTest, NeverFasterThanWhatWasBeingSent) {
+  // Answers to other traces' earlier probes can outnumber what is sent now.
+  HopPacer pacer;
+  Traffic(pacer, 0s, 100, 100);
+  Traffic(pacer, 1s, 100, 100);
+  pacer.Starved(At(1999ms), At(1990ms));
+  EXPECT_NEAR(pacer.rate(), 100, 1);
+}
+
+}  // namespace
+}  // namespace portpath::probe
