@@ -71,19 +71,23 @@ class HopPacer {
   }
   /// A control sent at `sent` found a router at this TTL with an empty budget:
   /// what was asked of it exceeds what it gives, so the answers that came
-  /// lately are its budget. The rate becomes that (at least kMinRate, and
-  /// never above what was being sent), and not a fraction of the previous
-  /// rate: controls given up on after a few round trips report starvation
-  /// many times a second, and compounding cuts would fall far below the
-  /// budget. Controls sent before the last slow-down say nothing about the
-  /// new rate.
+  /// lately are its budget. The rate becomes that (at least kMinRate, never
+  /// above what was being sent nor above the rate already set), and not a
+  /// fraction of the previous rate: controls given up on after a few round
+  /// trips report starvation many times a second, and compounding cuts would
+  /// fall far below the budget. Controls sent before the last slow-down say
+  /// nothing about the new rate.
   void Starved(TimePoint now, TimePoint sent) {
     if (started_starving_ && sent <= last_starved_) return;
     Roll(now);
     double elapsed = std::chrono::duration<double>(now - window_start_).count();
     double sending = (sent_before_ + sent_now_) / (1.0 + elapsed);
     double answering = (answered_before_ + answered_now_) / (1.0 + elapsed);
-    rate_ = std::max(kMinRate, std::min(sending, answering));
+    double base = std::min(sending, answering);
+    // A report never speeds a paced TTL up: `answering` counts every router at
+    // this TTL, and `sending` the probes that rode on another's token.
+    if (limited()) base = std::min(base, rate_);
+    rate_ = std::max(kMinRate, base);
     Refill(now);
     tokens_ = std::min(tokens_, burst());
     started_starving_ = true;

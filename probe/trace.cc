@@ -500,6 +500,7 @@ Trace::Silence Trace::SilenceAt(int ttl, const HopBook& book, bool v6, TimePoint
   };
   bool echo_answered = false;
   int vouched_silences = 0;
+  int starved_groups = 0;  // finished groups at this TTL that vouched for nothing
   for (const Probe& p : t.probes) {
     if (p.kind == ProbeKind::kIcmpEcho && p.answered) echo_answered = true;
     if (p.kind != ProbeKind::kTcpSyn || p.answered || p.outstanding || p.failed) continue;
@@ -509,11 +510,17 @@ Trace::Silence Trace::SilenceAt(int ttl, const HopBook& book, bool v6, TimePoint
     if (vouched(p, ProbeKind::kIcmpEcho, ttl) &&
         (last == 0 || vouched(p, ProbeKind::kTcpSyn, last)))
       ++vouched_silences;
+    else if (p.controls < 0 && std::any_of(t.probes.begin(), t.probes.end(), [&](const Probe& c) {
+               return c.kind == ProbeKind::kIcmpEcho && c.controls == p.attempt && !c.outstanding;
+             }))
+      ++starved_groups;
   }
   // Twice, from groups sent apart: a policer that refills in steps (Linux's
   // global budget refills every jiffy, with random jitter) can starve a SYN
-  // and feed the control a moment later; twice in a row is rare enough.
-  if (vouched_silences >= kConfirmations) return Silence::kConfirmed;
+  // and feed the control a moment later; twice in a few groups is rare enough.
+  // Every group that met an empty budget was such a chance, and silent rounds
+  // go on for a while (OutOfRounds): each 8 of them call for one more.
+  if (vouched_silences >= kConfirmations + starved_groups / 8) return Silence::kConfirmed;
   if (echo_answered || book.KnownAnswerer(v6, ttl, now)) return Silence::kUnconfirmed;
   if (book.KnownSilent(v6, ttl, now)) return Silence::kSilentRouter;
   // Nothing known about this TTL: two rounds of silent pairs, a policer's

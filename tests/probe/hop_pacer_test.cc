@@ -53,6 +53,19 @@ TEST(HopPacerTest, StarvationReportedManyTimesDoesNotCompound) {
   EXPECT_NEAR(pacer.rate(), 1000, 10);
 }
 
+TEST(HopPacerTest, AReportNeverSpeedsAPacedTtlUp) {
+  HopPacer pacer;
+  Traffic(pacer, 0s, 2000, 1000);
+  Traffic(pacer, 1s, 2000, 1000);
+  pacer.Starved(At(1999ms), At(1990ms));
+  ASSERT_NEAR(pacer.rate(), 1000, 10);
+  // More answers than before come in (other routers at this TTL), and more probes
+  // go out on credit: a new report keeps the rate.
+  Traffic(pacer, 2s, 6000, 3000);
+  pacer.Starved(At(2999ms), At(2995ms));
+  EXPECT_NEAR(pacer.rate(), 1000, 10);
+}
+
 TEST(HopPacerTest, AOncePerSecondPolicerBringsTheRateDownToTheMinimum) {
   // Linux's per-destination limit: one answer a second.
   HopPacer pacer;
@@ -70,6 +83,7 @@ TEST(HopPacerTest, NeverFasterThanWhatWasBeingSent) {
   HopPacer pacer;
   Traffic(pacer, 0s, 100, 100);
   Traffic(pacer, 1s, 100, 100);
+  for (int i = 0; i < 300; ++i) pacer.OnAnswered(At(1900ms));
   pacer.Starved(At(1999ms), At(1990ms));
   EXPECT_NEAR(pacer.rate(), 100, 1);
 }
