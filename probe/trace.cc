@@ -460,6 +460,7 @@ std::string Trace::DebugString() const {
           (p.kind == ProbeKind::kTcpSyn ? " syn" : " echo") + " sent " + ms(p.sent) +
           (p.answered ? " answered +" + std::to_string(p.rtt / std::chrono::microseconds(1)) + "us"
                       : " silent") +
+          (p.late ? " late" : "") +
           (p.controls >= 0
                ? " controls " + std::to_string(p.controls_ttl) + "#" + std::to_string(p.controls)
                : "") +
@@ -584,8 +585,8 @@ std::optional<TimePoint> Trace::PresumedSilence(const Probe& p) const {
 TimePoint Trace::Deadline(int ttl, const Probe& p) const {
   TimePoint deadline = p.sent + settings_.timeout;
   auto presumed = [&](const Probe& q) {
-    auto at = PresumedSilence(q);
-    return at ? std::min(deadline, *at) : deadline;
+    auto when = PresumedSilence(q);
+    return when ? std::min(deadline, *when) : deadline;
   };
   // A control of this round's group for a TTL whose router is known to
   // answer (the echo at t, the SYN at L) that does not come back within a few
