@@ -597,8 +597,7 @@ TimePoint Trace::Deadline(int ttl, const Probe& p) const {
   // silence of the whole group is evidence of a silent router (silent_pairs_),
   // and gets the full timeout.
   if (p.controls >= 0)
-    return p.controls_ttl == quick_controls_ttl_ && p.sent >= round_start_ ? presumed(p)
-                                                                          : deadline;
+    return p.controls_ttl == quick_controls_ttl_ && p.sent >= round_start_ ? presumed(p) : deadline;
   if (p.kind != ProbeKind::kTcpSyn) return deadline;
   for (const Probe& c : at(ttl).probes) {
     if (c.kind != ProbeKind::kIcmpEcho || c.controls != p.attempt) continue;
@@ -730,8 +729,8 @@ bool Trace::OutOfRounds(const Judgement& j, TimePoint now) {
   // silent round, as many rounds as that takes (a policed ask costs the
   // router nothing).
   bool patient = silent_rounds_ == 0 ||
-                 now >= first_silent_round_ + settings_.max_retries *
-                                                  (settings_.timeout + settings_.retry_backoff);
+                 now >= first_silent_round_ +
+                            settings_.max_retries * (settings_.timeout + settings_.retry_backoff);
   if (rounds_ < settings_.max_rounds && (silent_rounds_ < settings_.max_retries || !patient))
     return false;
   unconfirmed_ttl_ = j.need.front();
@@ -838,8 +837,7 @@ int Trace::Evidence() const {
       int controls = 0;
       for (const TtlState& other : ttls_)
         for (const Probe& c : other.probes)
-          if (c.answered && !c.late && c.controls_ttl == ttl && c.controls == p.attempt)
-            ++controls;
+          if (c.answered && !c.late && c.controls_ttl == ttl && c.controls == p.attempt) ++controls;
       if (controls >= 2) ++evidence;
     }
     if (echo_answered) evidence += 100;

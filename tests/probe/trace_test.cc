@@ -978,7 +978,8 @@ TEST(TraceTest, ALateControlVouchesForNothing) {
   // hop 5; late, they vouch for nothing, and the SYNs' answers make hop 6 the
   // last hop.
   Path path = [](int ttl, int, ProbeKind kind, TimePoint) -> std::optional<Answer> {
-    if (ttl == 6) return Answer{TimeExceeded(kHop[6]), kind == ProbeKind::kIcmpEcho ? 200ms : 700ms};
+    if (ttl == 6)
+      return Answer{TimeExceeded(kHop[6]), kind == ProbeKind::kIcmpEcho ? 200ms : 700ms};
     if (kind == ProbeKind::kIcmpEcho) return Ping(ttl, 9);
     if (ttl < 6) return Answer{TimeExceeded(kHop[ttl])};
     return std::nullopt;
