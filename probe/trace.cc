@@ -511,9 +511,7 @@ Trace::Silence Trace::SilenceAt(int ttl, const HopBook& book, bool v6, TimePoint
     if (vouched(p, ProbeKind::kIcmpEcho, ttl) &&
         (last == 0 || vouched(p, ProbeKind::kTcpSyn, last)))
       ++vouched_silences;
-    else if (p.controls < 0 && std::any_of(t.probes.begin(), t.probes.end(), [&](const Probe& c) {
-               return c.kind == ProbeKind::kIcmpEcho && c.controls == p.attempt && !c.outstanding;
-             }))
+    else if (const Probe* echo = GroupEcho(ttl, p); echo && !echo->outstanding)
       ++starved_groups;
   }
   // Twice, from groups sent apart: a policer that refills in steps (Linux's
@@ -577,6 +575,12 @@ void Trace::SendPairs(const std::vector<int>& ttls, int known_answerer) {
     }
 }
 
+const Trace::Probe* Trace::GroupEcho(int ttl, const Probe& syn) const {
+  for (const Probe& c : at(ttl).probes)
+    if (c.kind == ProbeKind::kIcmpEcho && c.controls == syn.attempt) return &c;
+  return nullptr;
+}
+
 std::optional<TimePoint> Trace::PresumedSilence(const Probe& p) const {
   if (max_rtt_ <= Duration::zero()) return std::nullopt;
   return p.sent + 4 * max_rtt_ + kReorderMargin * 2;
@@ -599,19 +603,18 @@ TimePoint Trace::Deadline(int ttl, const Probe& p) const {
   if (p.controls >= 0)
     return p.controls_ttl == quick_controls_ttl_ && p.sent >= round_start_ ? presumed(p) : deadline;
   if (p.kind != ProbeKind::kTcpSyn) return deadline;
-  for (const Probe& c : at(ttl).probes) {
-    if (c.kind != ProbeKind::kIcmpEcho || c.controls != p.attempt) continue;
+  if (const Probe* c = GroupEcho(ttl, p)) {
     // A SYN of a control group: once the echo sent right after it came back
     // from the same TTL, the SYN's own answer (had it reached that router)
     // would have come first, from the same place. Waiting one more echo
     // round trip covers reordering; the full timeout would only add time.
-    if (c.answered && !c.late) {
-      Duration margin = std::max<Duration>(c.rtt, kReorderMargin);
-      return std::min(deadline, c.sent + c.rtt + margin);
+    if (c->answered && !c->late) {
+      Duration margin = std::max<Duration>(c->rtt, kReorderMargin);
+      return std::min(deadline, c->sent + c->rtt + margin);
     }
     // Its echo was given up on: the group failed, and the SYN's silence can
     // no longer be vouched for (an answer it draws still counts, late).
-    if (!c.outstanding) return presumed(c);
+    if (!c->outstanding) return presumed(*c);
   }
   // Discovery: past a few round trips of the slowest answer so far, a silence
   // is presumed; confirmation asks again before anyone is blamed, and a late
@@ -766,10 +769,8 @@ void Trace::TickConfirm(TimePoint now, const HopBook& book, bool v6) {
       if (p.kind != ProbeKind::kTcpSyn || p.sent < round_start_ || p.failed || p.controls >= 0 ||
           MayHaveLostAnswer(p.sent))
         continue;
-      bool echo_answered = std::any_of(t.probes.begin(), t.probes.end(), [&](const Probe& c) {
-        return c.kind == ProbeKind::kIcmpEcho && c.controls == p.attempt && c.answered;
-      });
-      if (!p.answered && !echo_answered) silent_group = true;
+      const Probe* echo = GroupEcho(ttl, p);
+      if (!p.answered && !(echo && echo->answered)) silent_group = true;
     }
     if (silent_group && silent_pairs_[static_cast<std::size_t>(ttl)] < 255)
       ++silent_pairs_[static_cast<std::size_t>(ttl)];

@@ -281,6 +281,8 @@ class Trace {
   void Conclude(bool confirmed);
   /// When an outstanding probe counts as unanswered (see trace.cc).
   TimePoint Deadline(int ttl, const Probe& p) const;
+  /// The echo of the control group that `syn` (at `ttl`) heads, if any.
+  const Probe* GroupEcho(int ttl, const Probe& syn) const;
   /// A few round trips of the slowest answer so far: past it, a silence is
   /// presumed where presuming can blame no one (discovery, controls).
   std::optional<TimePoint> PresumedSilence(const Probe& p) const;
