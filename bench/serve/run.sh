@@ -47,8 +47,8 @@
 # Fails (bench/serve/load_report.py prints the Markdown table) unless: wrk has no
 # non-2xx answer and no socket error (timeouts, 2 s, included); every /probe is a 200
 # with the target's portpath_outcome and last-trace series; no /-/healthy fails or takes
-# --health-max s; RSS at the end is within --max-growth % of the start (after the load's
-# warm-up); the open fds once the clients have left equal those before the load, and under
+# --health-max s; the mean RSS of the last half of the samples (after the load's warm-up)
+# is within --max-growth % of the first half's; the open fds once the clients have left equal those before the load, and under
 # load stay within that count plus one per client connection. The short version runs in
 # ctest as lab.serve_load_short.
 # Writes RESULTS.md-style rows to --out (default: stdout). --perf S records `perf record -g`
