@@ -80,9 +80,13 @@ class HopPacer {
   void Starved(TimePoint now, TimePoint sent) {
     if (started_starving_ && sent <= last_starved_) return;
     Roll(now);
-    double elapsed = std::chrono::duration<double>(now - window_start_).count();
-    double sending = (sent_before_ + sent_now_) / (1.0 + elapsed);
-    double answering = (answered_before_ + answered_now_) / (1.0 + elapsed);
+    // The counts cover the window before (1 to 2 s: it rolls at the first event a
+    // second or more after it began) and the current one; a span under a second
+    // is read as one (a rate from a few milliseconds would be noise).
+    double span =
+        std::max(1.0, before_span_ + std::chrono::duration<double>(now - window_start_).count());
+    double sending = (sent_before_ + sent_now_) / span;
+    double answering = (answered_before_ + answered_now_) / span;
     double base = std::min(sending, answering);
     // A report never speeds a paced TTL up: `answering` counts every router at
     // this TTL, and `sending` the probes that rode on another's token.
@@ -112,12 +116,14 @@ class HopPacer {
     last_raise_ = now;
     if (rate_ > kUnlimitedAbove) rate_ = 0;
   }
-  // Probes sent in the current one-second window and the one before it.
+  // Probes sent and answered in the current window (a second or more) and the
+  // one before it, and how long that one lasted.
   void Roll(TimePoint now) {
     if (now - window_start_ < std::chrono::seconds(1)) return;
     bool adjacent = now - window_start_ < std::chrono::seconds(2);
     sent_before_ = adjacent ? sent_now_ : 0;
     answered_before_ = adjacent ? answered_now_ : 0;
+    before_span_ = adjacent ? std::chrono::duration<double>(now - window_start_).count() : 0;
     sent_now_ = 0;
     answered_now_ = 0;
     window_start_ = now;
@@ -134,6 +140,7 @@ class HopPacer {
   int sent_before_ = 0;
   int answered_now_ = 0;
   int answered_before_ = 0;
+  double before_span_ = 0;  // seconds
 };
 
 }  // namespace portpath::probe

@@ -88,5 +88,25 @@ TEST(HopPacerTest, NeverFasterThanWhatWasBeingSent) {
   EXPECT_NEAR(pacer.rate(), 100, 1);
 }
 
+TEST(HopPacerTest, RatesAreTakenOverTheTimeTheCountsCover) {
+  // A window rolls at the first event a second or more after it began, so the one
+  // before can span nearly 2 s: here 0 to 1.9 s (1000 answers, then a lull), and
+  // 100 more answers until 2 s. 1100 answers in 2 s is 550 a second, not the 1000
+  // that dividing by a nominal second would make of it.
+  HopPacer pacer;
+  for (int i = 0; i < 2000; ++i) {
+    TimePoint t = At(Duration(900ms) * i / 2000);
+    pacer.OnSent(t);
+    if (i % 2 == 0) pacer.OnAnswered(t);
+  }
+  for (int i = 0; i < 200; ++i) {
+    TimePoint t = At(1900ms + Duration(100ms) * i / 200);
+    pacer.OnSent(t);
+    if (i % 2 == 0) pacer.OnAnswered(t);
+  }
+  pacer.Starved(At(2s), At(1990ms));
+  EXPECT_NEAR(pacer.rate(), 550, 10);
+}
+
 }  // namespace
 }  // namespace portpath::probe
