@@ -7,6 +7,7 @@
 #
 #   scripts/test-sanitize.sh [--full] [ctest options...]      (as root, for the lab suites)
 #   scripts/test-sanitize.sh --lab-tests BUILD_DIR             (names only; nothing is built)
+#   scripts/test-sanitize.sh --build-only                      (builds build-asan/, runs nothing)
 #
 # By default (what CI runs, from scripts/test.sh) the long, timing-bound lab tests are left out:
 # lab.policing and lab.rate_limit (ICMP policing at scale: 4 of the 12 lab minutes under ASan,
@@ -52,6 +53,7 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DPORTPATH_WERROR=OFF >/dev/null
 cmake --build "$build" -j"$jobs"
 echo "test-sanitize: built in $((SECONDS - start)) s"
+[[ ${1:-} == --build-only ]] && exit 0
 
 # One report file per process, lab children included (uid 65534 after a privilege drop too,
 # hence a sticky world-writable directory). ASan halts at its first error (its default) and
