@@ -18,7 +18,7 @@
 # public data, and the serve benchmarks (lab.serve_bench_smoke, lab.serve_soak_short,
 # lab.serve_load_short): their limits are the plain build's memory, and ASan's shadow memory and
 # quarantine break them (serve at 181 MB resident for 200 target ports against the smoke's 40 MB
-# limit; +154% in the 180 s soak against 5%), so they run in the plain build only.
+# limit; +154% in a 180 s soak against 5%), so they run in the plain build only.
 # --lab-tests prints, one a line, the lab tests the default selection runs, as ctest lists them
 # in BUILD_DIR (any configured tree of this source): scripts/test.sh leaves exactly those out of
 # its plain run, so each lab test runs once, in one of the two builds.

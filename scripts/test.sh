@@ -20,12 +20,15 @@ if (($#)); then
 fi
 
 # The sanitizer build (8 of the 44 minutes CI took with it in line) runs in the background at
-# the lowest CPU and I/O priority while the plain tests run: most of their time is lab tests
-# waiting on timeouts and policed routers, and whenever a test wants the CPU the kernel gives it
-# to the test (nice 19 against 0), so the tests' timing barely changes. The sanitizer run's own
-# build step is then a no-op.
+# the lowest CPU priority while the plain tests run: most of their time is lab tests waiting on
+# timeouts and policed routers, and whenever a test wants the CPU the kernel gives it to the
+# test, so the tests' timing barely changes. The sanitizer run's own build step is then a no-op.
+# setsid gives the build a process group to kill on an early exit; a new session is also a new
+# scheduler autogroup (kernel.sched_autogroup_enabled), and nice only ranks processes within
+# their group, so the group itself is set to nice 19 as well.
 mkdir -p build-asan
-setsid nice -n 19 ionice -c 3 bash scripts/test-sanitize.sh --build-only >build-asan/background-build.log 2>&1 &
+setsid bash -c 'echo 19 >/proc/self/autogroup 2>/dev/null
+  exec nice -n 19 bash scripts/test-sanitize.sh --build-only' >build-asan/background-build.log 2>&1 &
 asan_build=$!
 trap 'kill -- -"$asan_build" 2>/dev/null || true' EXIT
 mapfile -t sanitized < <(bash scripts/test-sanitize.sh --lab-tests build)
@@ -36,7 +39,10 @@ start=$SECONDS
 ctest --test-dir build --output-on-failure --timeout 600 -E "^($pattern)\$" || status=$?
 echo "test: plain run in $((SECONDS - start)) s (ctest status $status);" \
   "${#sanitized[@]} lab tests left to the sanitizer run"
-if wait "$asan_build"; then
+build_status=0
+wait "$asan_build" || build_status=$?
+trap - EXIT
+if ((build_status == 0)); then
   echo "test: background sanitizer build: $(tail -1 build-asan/background-build.log)"
 else
   echo "test: the background sanitizer build failed (the sanitizer run builds again); its log:" >&2

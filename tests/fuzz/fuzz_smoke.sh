@@ -30,8 +30,9 @@ echo "fuzz smoke: built in $((SECONDS - start)) s"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-# Two harnesses at a time, one a core: each still gets its full $seconds of CPU, and the
-# smoke takes half the wall time (it ran one after another, 90 s of a CI run).
+# Two harnesses at a time: each runs for $seconds of wall time (-max_total_time), on a core of
+# its own when nothing else is busy, and the smoke takes half the wall time (one after another
+# it took 90 s of a CI run). Results are printed in harness order once all have finished.
 smoke_one() {
   local name=$1 log=$work/$1.log runs rate cov
   if fuzz_run "$src" "$build" "$name" "$work/corpus/$name" "$build/fuzz/artifacts/$name" \

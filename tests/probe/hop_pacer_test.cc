@@ -91,8 +91,9 @@ TEST(HopPacerTest, NeverFasterThanWhatWasBeingSent) {
 TEST(HopPacerTest, RatesAreTakenOverTheTimeTheCountsCover) {
   // A window rolls at the first event a second or more after it began, so the one
   // before can span nearly 2 s: here 0 to 1.9 s (1000 answers, then a lull), and
-  // 100 more answers until 2 s. 1100 answers in 2 s is 550 a second, not the 1000
-  // that dividing by a nominal second would make of it.
+  // 100 more answers until 2 s. The rate is over wall time, lulls included: 1100
+  // answers in 2 s is 550 a second (the router gave 1000 a second while asked; the
+  // lower reading leaves room for the answers it gives that this TTL does not count).
   HopPacer pacer;
   for (int i = 0; i < 2000; ++i) {
     TimePoint t = At(Duration(900ms) * i / 2000);
