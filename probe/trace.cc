@@ -787,6 +787,14 @@ void Trace::TickConfirm(TimePoint now, const HopBook& book, bool v6) {
   // A round that neither moved the last hop nor confirmed anything new was
   // spent against empty budgets (or silent routers).
   bool all_silent = Evidence() == evidence_at_round_start_;
+  // Silent rounds are counted for one last hop. Once it moves, which TTL after it
+  // is silent, and why, is a new question: rounds spent silent before, while the
+  // trace did not yet know where its path ends (a router starved by other
+  // traces), must not cut the patience this one gets (max_rounds still caps all).
+  if (last_hop != silent_rounds_last_hop_) {
+    silent_rounds_ = 0;
+    silent_rounds_last_hop_ = last_hop;
+  }
   if (all_silent && silent_rounds_++ == 0) first_silent_round_ = round_start_;
   Judgement j = Judge(now, book, v6);
   if (j.confirmed) {

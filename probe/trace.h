@@ -302,8 +302,9 @@ class Trace {
   std::vector<std::pair<int, TimePoint>> starved_ttls_;
   Duration max_rtt_{};  // slowest answer so far
   int rounds_ = 0;
-  int silent_rounds_ = 0;
-  TimePoint first_silent_round_{};  // when the first silent round began
+  int silent_rounds_ = 0;           // since the last hop last moved
+  int silent_rounds_last_hop_ = 0;  // the last hop they were counted for
+  TimePoint first_silent_round_{};  // when the first of them began
   /// Rounds in which each TTL got a pair whose both probes stayed silent.
   std::array<std::uint8_t, 256> silent_pairs_{};
   bool asked_unreachable_sender_ = false;

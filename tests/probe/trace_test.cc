@@ -728,6 +728,37 @@ TEST(TraceTest, PolicedRoutersAfterTheLastHopLeaveTheBlockUnconfirmed) {
   EXPECT_NE(v.find("not confirmed"), std::string::npos) << v;
 }
 
+TEST(TraceTest, SilentRoundsBeforeTheLastHopMovedDoNotCutItsPatience) {
+  // Other traces starve every router for the first 3 s (only the destination's
+  // ping gets through). Then routers 1..4 answer everything, router 5 one message
+  // a second, and router 6 echoes; the port is dropped after hop 5. All six are
+  // known to answer (HopBook). The rounds before 3 s are silent with no last hop;
+  // the ones about hop 5 get their own patience and confirm it (in the lab, a
+  // trace of 40 gave up 1.7 s after finding its last hop: the patience had been
+  // spent while router 1 starved it).
+  auto last = std::make_shared<std::optional<TimePoint>>();
+  Path path = [last](int ttl, int, ProbeKind kind, TimePoint sent) -> std::optional<Answer> {
+    if (kind == ProbeKind::kIcmpEcho && ttl >= 9) return Ping(ttl, 9);
+    if (sent < At(3s)) return std::nullopt;
+    if (ttl == 5) {
+      if (*last && sent - **last < 1s) return std::nullopt;
+      *last = sent;
+      return Answer{TimeExceeded(kHop[5])};
+    }
+    if (kind == ProbeKind::kIcmpEcho) return Ping(ttl, 9);
+    if (ttl < 5) return Answer{TimeExceeded(kHop[ttl])};
+    return std::nullopt;
+  };
+  Driver d(Settings(), path);
+  for (int ttl = 1; ttl <= 6; ++ttl) d.book.RecordAnswer(false, ttl, TimePoint{});
+  TraceResult r = d.Run();
+  EXPECT_EQ(r.outcome, Outcome::kFiltered);
+  ASSERT_TRUE(r.blocked_hop) << d.Log();
+  EXPECT_EQ(r.blocked_hop->ttl, 5);
+  EXPECT_TRUE(r.blocked_hop_confirmed);
+  EXPECT_LE(r.retry_rounds, TraceSettings{}.max_rounds);
+}
+
 TEST(TraceTest, WithoutEchoASilenceAfterAKnownRouterStaysUnconfirmed) {
   TraceSettings s = Settings();
   s.echo = false;
