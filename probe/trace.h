@@ -31,7 +31,8 @@
 ///                on until max_retries silent ones *and* max_retries x
 ///                (timeout + backoff) since the first have passed: quick
 ///                rounds must not give a policer that refills once a second
-///                less time than it needs.
+///                less time than it needs. Counted for one last hop: when it
+///                moves, the count starts afresh (max_rounds caps all).
 ///   kDone        a verdict, or, when the budget of rounds ran out with a
 ///                known router's silence unconfirmed, "filtered, blocked hop not
 ///                confirmed": unsure, never a guess.
