@@ -728,16 +728,13 @@ TEST(TraceTest, PolicedRoutersAfterTheLastHopLeaveTheBlockUnconfirmed) {
   EXPECT_NE(v.find("not confirmed"), std::string::npos) << v;
 }
 
-TEST(TraceTest, SilentRoundsBeforeTheLastHopMovedDoNotCutItsPatience) {
-  // Other traces starve every router for the first 3 s (only the destination's
-  // ping gets through). Then routers 1..4 answer everything, router 5 one message
-  // a second, and router 6 echoes; the port is dropped after hop 5. All six are
-  // known to answer (HopBook). The rounds before 3 s are silent with no last hop;
-  // the ones about hop 5 get their own patience and confirm it (in the lab, a
-  // trace of 40 gave up 1.7 s after finding its last hop: the patience had been
-  // spent while router 1 starved it).
+// Every router starved by other traces until 3 s (the destination's ping gets
+// through); then routers 1..4 answer everything, router 5 one message a second,
+// and, when `beyond_answers`, routers 6.. answer echoes. The port is dropped after
+// hop 5.
+Path StarvedUntilThreeSeconds(bool beyond_answers) {
   auto last = std::make_shared<std::optional<TimePoint>>();
-  Path path = [last](int ttl, int, ProbeKind kind, TimePoint sent) -> std::optional<Answer> {
+  return [=](int ttl, int, ProbeKind kind, TimePoint sent) -> std::optional<Answer> {
     if (kind == ProbeKind::kIcmpEcho && ttl >= 9) return Ping(ttl, 9);
     if (sent < At(3s)) return std::nullopt;
     if (ttl == 5) {
@@ -745,18 +742,49 @@ TEST(TraceTest, SilentRoundsBeforeTheLastHopMovedDoNotCutItsPatience) {
       *last = sent;
       return Answer{TimeExceeded(kHop[5])};
     }
-    if (kind == ProbeKind::kIcmpEcho) return Ping(ttl, 9);
     if (ttl < 5) return Answer{TimeExceeded(kHop[ttl])};
+    if (kind == ProbeKind::kIcmpEcho && beyond_answers) return Ping(ttl, 9);
     return std::nullopt;
   };
-  Driver d(Settings(), path);
+}
+
+TEST(TraceTest, SilentRoundsBeforeTheLastHopMovedDoNotCutItsPatience) {
+  // Other traces starve every router for the first 3 s (only the destination's
+  // ping gets through). Then routers 1..4 answer everything, router 5 one message
+  // a second, and router 6 echoes; the port is dropped after hop 5. All six are
+  // known to answer (HopBook). The rounds before 3 s are silent with no last hop;
+  // the rounds about the silence after hop 5 (TTL 6) get their own patience and
+  // confirm it (in the lab, a trace of 40 gave up 1.7 s after finding its last
+  // hop: the patience had been spent while router 1 starved it).
+  Driver d(Settings(), StarvedUntilThreeSeconds(/*beyond_answers=*/true));
   for (int ttl = 1; ttl <= 6; ++ttl) d.book.RecordAnswer(false, ttl, TimePoint{});
   TraceResult r = d.Run();
   EXPECT_EQ(r.outcome, Outcome::kFiltered);
   ASSERT_TRUE(r.blocked_hop) << d.Log();
   EXPECT_EQ(r.blocked_hop->ttl, 5);
+  EXPECT_EQ(r.blocked_hop->address, kHop[5]);
   EXPECT_TRUE(r.blocked_hop_confirmed);
-  EXPECT_LE(r.retry_rounds, TraceSettings{}.max_rounds);
+}
+
+TEST(TraceTest, AfterALateLastHopAStarvedRouterStillEndsUnconfirmedWithinTheCap) {
+  // The same, but router 6 never answers again after the first 3 s either: the
+  // fresh patience for hop 5 runs out (max_retries silent rounds and their time,
+  // counted from after the last hop moved) and the block is unconfirmed, within
+  // max_rounds.
+  Driver d(Settings(), StarvedUntilThreeSeconds(/*beyond_answers=*/false));
+  for (int ttl = 1; ttl <= 6; ++ttl) d.book.RecordAnswer(false, ttl, TimePoint{});
+  TraceResult r = d.Run();
+  EXPECT_EQ(r.outcome, Outcome::kFiltered);
+  EXPECT_FALSE(r.blocked_hop);
+  EXPECT_FALSE(r.blocked_hop_confirmed);
+  EXPECT_EQ(r.unconfirmed_hop_ttl, 6);
+  ASSERT_TRUE(r.last_responding_hop);
+  EXPECT_EQ(r.last_responding_hop->ttl, 5);
+  const TraceSettings defaults;
+  EXPECT_GE(d.finished_at - At(3s),
+            defaults.max_retries * (defaults.timeout + defaults.retry_backoff))
+      << d.Log();
+  EXPECT_LE(r.retry_rounds, defaults.max_rounds);
 }
 
 TEST(TraceTest, WithoutEchoASilenceAfterAKnownRouterStaysUnconfirmed) {
